@@ -1,0 +1,79 @@
+"""`Callback`: hooks the controller calls on the driver as trials start, report, checkpoint and end.
+
+Loggers (JSON, CSV, TensorBoard), the status table and the REST server are callbacks too. Every hook
+gets `iteration` (the controller's step count), `trials` (all trials so far) and the trial concerned.
+Hooks run in the controller's single thread: keep them fast, and never change a trial's state.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+
+class Callback:
+    """Base class: override the hooks you need; each default does nothing."""
+
+    def setup(self, **info: Any) -> None:
+        """Called once before the first trial starts; `info` has `experiment_path` (may be None)."""
+
+    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        """The trial was started (for the first time, or again after a pause or a failure)."""
+
+    def on_trial_result(self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any) -> None:
+        """The trial reported `result` (already auto-filled; `done` is set on the final one)."""
+
+    def on_checkpoint(self, iteration: int, trials: "list[Trial]", trial: "Trial", checkpoint: Any, **info: Any) -> None:
+        """A checkpoint of the trial was saved."""
+
+    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        """The trial ended normally (TERMINATED)."""
+
+    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        """The trial failed for good (ERROR); `trial.error_file` holds the traceback."""
+
+    def on_trial_recover(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        """The trial failed and will be restarted from its latest checkpoint."""
+
+    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+        """Every trial has finished (or the experiment was stopped)."""
+
+
+class CallbackList(Callback):
+    """Calls each callback in order."""
+
+    def __init__(self, callbacks: list[Callback]):
+        self.callbacks = list(callbacks)
+
+    def setup(self, **info: Any) -> None:
+        for cb in self.callbacks:
+            cb.setup(**info)
+
+    def on_trial_start(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_trial_start(iteration, trials, trial, **info)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_trial_result(iteration, trials, trial, result, **info)
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_checkpoint(iteration, trials, trial, checkpoint, **info)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_trial_complete(iteration, trials, trial, **info)
+
+    def on_trial_error(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_trial_error(iteration, trials, trial, **info)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_trial_recover(iteration, trials, trial, **info)
+
+    def on_experiment_end(self, trials, **info):  # type: ignore[no-untyped-def]
+        for cb in self.callbacks:
+            cb.on_experiment_end(trials, **info)

@@ -1,0 +1,140 @@
+"""`Experiment`: a validated experiment spec (keys, aliases, defaults) and the `{name: spec}` forms."""
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from typing import Any, Mapping
+
+from tunelab.error import TuneError
+from tunelab.registry import trainable_name_for
+from tunelab.resources import resources_from_dict
+
+SPEC_KEYS = (
+    "run", "stop", "config", "resources_per_trial", "num_samples", "local_dir", "checkpoint_freq",
+    "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore", "env",
+    "upload_dir", "trial_name_creator",
+)
+ALIASES = {"trial_resources": "resources_per_trial", "resources": "resources_per_trial", "repeat": "num_samples"}
+
+
+def default_local_dir() -> str:
+    return os.environ.get("TUNELAB_RESULTS_DIR") or os.path.join("~", "tunelab_results")
+
+
+class Experiment:
+    """One experiment: a trainable, its config space, stop rule, resources and checkpoint settings."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Any,
+        stop: Any = None,
+        config: dict | None = None,
+        resources_per_trial: Any = None,
+        num_samples: int = 1,
+        local_dir: str | None = None,
+        checkpoint_freq: int = 0,
+        checkpoint_at_end: bool = False,
+        keep_checkpoints_num: int | None = None,
+        checkpoint_score_attr: str | None = None,
+        max_failures: int = 3,
+        restore: str | None = None,
+        trial_resources: Any = None,
+        resources: Any = None,
+        repeat: int | None = None,
+        env: Any = None,
+        upload_dir: str | None = None,
+        trial_name_creator: Any = None,
+    ):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise TuneError(f"Experiment name must be a non-empty string without '/', got {name!r}")
+        if run is None:
+            raise TuneError(f"Experiment {name!r}: no trainable specified (the 'run' key is missing)")
+        if isinstance(run, dict):
+            raise TuneError(f"Experiment {name!r}: 'run' must be a trainable name, function or class, got {run!r}")
+        self.name = name
+        self.trainable_name = trainable_name_for(run)
+        given = [v for v in (resources_per_trial, trial_resources, resources) if v is not None]
+        if len(given) > 1:
+            raise TuneError(f"Experiment {name!r}: give only one of resources_per_trial / trial_resources / resources")
+        self.resources = resources_from_dict(given[0] if given else None)
+        if repeat is not None:
+            warnings.warn("'repeat' is deprecated, use 'num_samples'", DeprecationWarning, stacklevel=3)
+            num_samples = repeat
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise TuneError(f"Experiment {name!r}: num_samples must be an integer >= 1, got {num_samples!r}")
+        for key, value in (("checkpoint_freq", checkpoint_freq), ("max_failures", max_failures)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TuneError(f"Experiment {name!r}: {key} must be an integer >= 0, got {value!r}")
+        if keep_checkpoints_num is not None and (not isinstance(keep_checkpoints_num, int) or keep_checkpoints_num < 1):
+            raise TuneError(f"Experiment {name!r}: keep_checkpoints_num must be None or an integer >= 1, got {keep_checkpoints_num!r}")
+        if config is not None and not isinstance(config, dict):
+            raise TuneError(f"Experiment {name!r}: config must be a dict, got {type(config).__name__}")
+        config = copy.copy(config) if config else {}
+        if env is not None:
+            config["env"] = env
+        from tunelab.stopper import make_stopper
+
+        make_stopper(stop)  # validate early
+        self.stop = stop if stop is not None else {}
+        self.config = config
+        self.num_samples = num_samples
+        self.local_dir = os.path.abspath(os.path.expanduser(local_dir or default_local_dir()))
+        self.checkpoint_freq = checkpoint_freq
+        self.checkpoint_at_end = bool(checkpoint_at_end)
+        self.keep_checkpoints_num = keep_checkpoints_num
+        self.checkpoint_score_attr = checkpoint_score_attr
+        self.max_failures = max_failures
+        self.restore = os.path.abspath(os.path.expanduser(restore)) if restore else None
+        self.upload_dir = upload_dir
+        self.trial_name_creator = trial_name_creator
+
+    @property
+    def path(self) -> str:
+        """The experiment folder: `<local_dir>/<name>`."""
+        return os.path.join(self.local_dir, self.name)
+
+    @property
+    def spec(self) -> dict:
+        """The spec as a dict (the form variant generation expands)."""
+        return {
+            "run": self.trainable_name,
+            "stop": self.stop,
+            "config": self.config,
+            "num_samples": self.num_samples,
+        }
+
+    @classmethod
+    def from_json(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":
+        """Build an Experiment from the seed's dict form; unknown keys raise TuneError."""
+        if not isinstance(spec, Mapping):
+            raise TuneError(f"Experiment {name!r}: the spec must be a dict, got {type(spec).__name__}")
+        if "run" not in spec:
+            raise TuneError(f"Experiment {name!r}: no trainable specified! Add a 'run' key naming the trainable.")
+        unknown = [k for k in spec if k not in SPEC_KEYS and k not in ALIASES]
+        if unknown:
+            raise TuneError(
+                f"Improper argument from JSON: unknown key(s) {unknown} in experiment {name!r}; "
+                f"allowed keys are {sorted(SPEC_KEYS + tuple(ALIASES))}"
+            )
+        return cls(name, **dict(spec))
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r}, run={self.trainable_name!r})"
+
+
+def convert_to_experiment_list(experiments: Any) -> list[Experiment]:
+    """Accept `{name: spec}`, an Experiment, or a list of Experiments."""
+    if experiments is None:
+        return []
+    if isinstance(experiments, Experiment):
+        return [experiments]
+    if isinstance(experiments, Mapping):
+        return [
+            exp if isinstance(exp, Experiment) else Experiment.from_json(name, exp)
+            for name, exp in experiments.items()
+        ]
+    if isinstance(experiments, (list, tuple)) and all(isinstance(e, Experiment) for e in experiments):
+        return list(experiments)
+    raise TuneError(f"experiments must be a dict {{name: spec}}, an Experiment or a list of Experiments; got {experiments!r}")

@@ -1,0 +1,99 @@
+"""The trainable registry: names -> functions or Trainable classes, shipped to workers by value."""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable
+
+from tunelab.error import TuneError
+
+_trainables: dict[str, Any] = {}
+_blobs: dict[str, tuple[int, bytes]] = {}
+_versions: dict[str, int] = {}
+
+
+def _is_trainable_class(obj: Any) -> bool:
+    from tunelab.trainable.trainable import Trainable
+
+    return inspect.isclass(obj) and issubclass(obj, Trainable)
+
+
+def _check_trainable(name: str, trainable: Any) -> None:
+    if _is_trainable_class(trainable):
+        return
+    if inspect.isclass(trainable):
+        raise TypeError(f"register_trainable({name!r}): class {trainable.__name__} is not a tunelab.Trainable subclass")
+    if isinstance(trainable, functools.partial) or inspect.isfunction(trainable) or inspect.ismethod(trainable):
+        return
+    if callable(trainable) and not inspect.isclass(trainable) and hasattr(trainable, "__wrapped_trainable__"):
+        return
+    raise TypeError(
+        f"register_trainable({name!r}) needs a function f(config[, reporter]), a functools.partial of one, "
+        f"or a Trainable subclass; got {trainable!r}"
+    )
+
+
+def register_trainable(name: str, trainable: Callable | type) -> None:
+    """Register a trainable under `name`; registering the same name again overwrites it."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"register_trainable needs a non-empty string name, got {name!r}")
+    _check_trainable(name, trainable)
+    _trainables[name] = trainable
+    _versions[name] = _versions.get(name, 0) + 1
+    _blobs.pop(name, None)
+
+
+def get_trainable(name: str) -> Any:
+    if name not in _trainables:
+        raise TuneError(f"Unknown trainable {name!r}; registered trainables: {sorted(_trainables)}")
+    return _trainables[name]
+
+
+def has_trainable(name: str) -> bool:
+    return name in _trainables
+
+
+def trainable_name_for(run: Any) -> str:
+    """Name a `run` value: a registered name is kept; a function or class is registered under its name."""
+    if isinstance(run, str):
+        if run not in _trainables:
+            raise TuneError(f"Unknown trainable {run!r}; registered trainables: {sorted(_trainables)}")
+        return run
+    if isinstance(run, functools.partial):
+        name = getattr(run.func, "__name__", "partial")
+    elif inspect.isclass(run) or callable(run):
+        name = getattr(run, "__name__", None)
+        if name == "<lambda>":
+            name = "lambda"
+    else:
+        name = None
+    if not name:
+        raise TuneError(f"run must be a registered trainable name, a function or a Trainable subclass; got {run!r}")
+    try:
+        _check_trainable(name, run)
+    except TypeError as exc:
+        raise TuneError(str(exc)) from None
+    if _trainables.get(name) is not run:
+        register_trainable(name, run)
+    return name
+
+
+def trainable_blob(name: str) -> tuple[str, bytes]:
+    """The trainable pickled by value (cloudpickle) once per registration, with a cache key for workers."""
+    version = _versions.get(name, 0)
+    cached = _blobs.get(name)
+    if cached is None or cached[0] != version:
+        import cloudpickle
+
+        trainable = get_trainable(name)
+        try:
+            blob = cloudpickle.dumps(trainable)
+        except Exception as exc:
+            raise TuneError(
+                f"Trainable {name!r} cannot be sent to a worker process: pickling it failed with {exc!r}. "
+                "Build objects that cannot be pickled (open files, locks, sessions) inside the trainable, "
+                "or pass large data with tunelab.with_parameters()."
+            ) from exc
+        cached = (version, blob)
+        _blobs[name] = cached
+    return f"{name}:{id(_blobs)}:{cached[0]}", cached[1]

@@ -1,0 +1,138 @@
+"""`BasicVariantGenerator`: grid search, random sampling and lambdas, expanded lazily in the seed's order."""
+from __future__ import annotations
+
+import random
+import uuid
+from typing import TYPE_CHECKING, Any, Iterator
+
+from tunelab.error import TuneError
+from tunelab.experiment import Experiment, convert_to_experiment_list
+from tunelab.suggest.search import SearchAlgorithm, create_trial
+from tunelab.suggest.variant_generator import flatten_dict, format_vars, resolved_variables
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+
+class BasicVariantGenerator(SearchAlgorithm):
+    """Expands every experiment's grid × `num_samples`, sampling random domains from a seedable state.
+
+    `points_to_evaluate` (a list of partial configs) are run first, each filled in from the spec.
+    Trials are built one at a time on demand, so 100,000 variants cost no memory until they run.
+    """
+
+    def __init__(self, points_to_evaluate: list[dict] | None = None, random_state: Any = None,
+                 constant_grid_search: bool = False, max_concurrent: int = 0):
+        self._points = [dict(p) for p in (points_to_evaluate or [])]
+        self._random = _make_random(random_state)
+        self._constant_grid_search = constant_grid_search
+        self._max_concurrent = max_concurrent
+        self._generators: list[Iterator[Trial]] = []
+        self._counter = 0
+        self._id_prefix = uuid.uuid4().hex[:5]
+        self._live: set[str] = set()
+        self._finished = False
+        self._trial_buffer: list = []
+        self.total_samples = 0
+
+    def add_configurations(self, experiments: Any) -> None:
+        for experiment in convert_to_experiment_list(experiments):
+            grid_size = _grid_size(experiment.config)
+            self.total_samples += grid_size * experiment.num_samples
+            self._generators.append(self._generate_trials(experiment))
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}_{self._counter:05d}"
+
+    def _generate_trials(self, experiment: Experiment) -> "Iterator[Trial]":
+        spec = {"config": experiment.config}
+        points = list(self._points)
+        for sample_index in range(experiment.num_samples):
+            if points:
+                point = points.pop(0)
+                config = _merge(experiment.config, point)
+                variants = resolved_variables({"config": config}, self._random)
+            else:
+                variants = resolved_variables(spec, self._random)
+            for resolved_vars, resolved_spec in variants:
+                tag = str(self._counter)
+                vars_tag = format_vars(resolved_vars)
+                if vars_tag:
+                    tag += "_" + vars_tag
+                evaluated = {"/".join(str(k) for k in path[1:]): v for path, v in resolved_vars.items()}
+                trial = create_trial(experiment, resolved_spec["config"], tag, trial_id=self._next_id(),
+                                     evaluated_params=evaluated)
+                self._counter += 1
+                yield trial
+
+    def next_trial(self) -> "Trial | None":
+        if self._trial_buffer:
+            return self._trial_buffer.pop(0)
+        if self._max_concurrent and len(self._live) >= self._max_concurrent:
+            return None
+        while self._generators:
+            try:
+                trial = next(self._generators[0])
+            except StopIteration:
+                self._generators.pop(0)
+                continue
+            self._live.add(trial.trial_id)
+            return trial
+        self._finished = True
+        return None
+
+    def next_trials(self) -> "list[Trial]":
+        """All remaining trials at once (the seed's behaviour)."""
+        trials = []
+        while True:
+            trial = self.next_trial()
+            if trial is None:
+                return trials
+            trials.append(trial)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False,
+                          early_terminated: bool = False) -> None:
+        self._live.discard(trial_id)
+
+    def is_finished(self) -> bool:
+        return self._finished and not self._trial_buffer
+
+    def save_state(self) -> Any:
+        return {"counter": self._counter, "random": self._random.getstate(), "prefix": self._id_prefix}
+
+
+def _make_random(random_state: Any) -> random.Random:
+    if random_state is None:
+        return random.Random()
+    if isinstance(random_state, random.Random):
+        return random_state
+    if isinstance(random_state, int):
+        return random.Random(random_state)
+    try:  # numpy Generator / RandomState
+        return random.Random(int(random_state.integers(0, 2**31)) if hasattr(random_state, "integers")
+                             else int(random_state.randint(0, 2**31)))
+    except AttributeError:
+        raise TuneError(f"random_state must be an int, random.Random or numpy generator, got {random_state!r}") from None
+
+
+def _merge(base: dict, point: dict) -> dict:
+    merged = dict(base)
+    for key, value in point.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _grid_size(config: dict) -> int:
+    from tunelab.suggest.variant_generator import _unresolved_values
+
+    size = 1
+    for value in _unresolved_values({"config": config}).values():
+        if isinstance(value, list):
+            size *= len(value)
+    return size
+
+
+__all__ = ["BasicVariantGenerator", "flatten_dict"]

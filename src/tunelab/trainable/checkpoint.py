@@ -1,0 +1,74 @@
+"""`Checkpoint`: a handle on a trial's saved state, either a folder on disk or an in-memory dict."""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+from typing import Any
+
+_DICT_FILE = "checkpoint.pkl"
+
+
+class Checkpoint:
+    """A checkpoint handle. Build one with `from_directory(path)` or `from_dict(d)`.
+
+    A directory checkpoint is just a path (nothing is copied); a dict checkpoint keeps the dict and is
+    written as `checkpoint.pkl` when it must go to disk.
+    """
+
+    def __init__(self, path: str | None = None, data: dict | None = None):
+        if (path is None) == (data is None):
+            raise ValueError("Checkpoint needs exactly one of path or data")
+        self.path = os.path.abspath(os.path.expanduser(path)) if path is not None else None
+        self._data = data
+
+    @classmethod
+    def from_directory(cls, path: str | os.PathLike) -> "Checkpoint":
+        return cls(path=os.fspath(path))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Checkpoint":
+        if not isinstance(data, dict):
+            from tunelab.error import TuneError
+
+            raise TuneError(f"Checkpoint.from_dict needs a dict, got {type(data).__name__}")
+        return cls(data=dict(data))
+
+    def to_dict(self) -> dict:
+        """The checkpoint as a dict: the dict it was made from, or the dict saved in its folder."""
+        if self._data is not None:
+            return dict(self._data)
+        dict_file = os.path.join(self.path, _DICT_FILE)
+        if os.path.exists(dict_file):
+            with open(dict_file, "rb") as f:
+                return pickle.load(f)
+        return {"checkpoint_dir": self.path}
+
+    def to_directory(self, path: str | None = None) -> str:
+        """Write (or copy) the checkpoint into `path` (a new temp folder if None) and return that folder."""
+        target = path or tempfile.mkdtemp(prefix="tunelab_ckpt_")
+        os.makedirs(target, exist_ok=True)
+        if self._data is not None:
+            with open(os.path.join(target, _DICT_FILE), "wb") as f:
+                pickle.dump(self._data, f)
+        elif os.path.abspath(target) != self.path:
+            shutil.copytree(self.path, target, dirs_exist_ok=True)
+        return target
+
+    def is_dict(self) -> bool:
+        return self._data is not None
+
+    def __fspath__(self) -> str:
+        if self.path is None:
+            raise TypeError("an in-memory Checkpoint has no path; call to_directory() first")
+        return self.path
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Checkpoint) and (self.path, self._data) == (other.path, other._data)
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"Checkpoint(path={self.path!r})" if self.path else f"Checkpoint(dict keys={list(self._data)})"

@@ -1,0 +1,143 @@
+"""`Trial`: one run of a trainable on one config, and its state as the controller sees it."""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from typing import Any
+
+from tunelab.resources import Resources
+from tunelab.stopper import Stopper, make_stopper
+from tunelab.trainable.checkpoint import Checkpoint
+
+__all__ = ["Trial", "Resources"]
+
+MAX_LEN_IDENTIFIER = int(os.environ.get("TUNELAB_MAX_LEN_IDENTIFIER", "130"))
+_UNSAFE_PATH_CHARS = re.compile(r"[/\\()\[\]<>:\"|?*\s']")
+
+
+class Trial:
+    """A trial: a trainable, its config and everything the controller tracks about its run.
+
+    States move PENDING -> RUNNING -> (PAUSED -> PENDING/RUNNING ...) -> TERMINATED | ERROR, and only
+    the controller changes them. Schedulers and searchers read trials; tests build them by hand.
+    """
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    TERMINATED = "TERMINATED"
+    ERROR = "ERROR"
+
+    def __init__(
+        self,
+        trainable_name: str,
+        config: dict | None = None,
+        trial_id: str | None = None,
+        local_dir: str | None = None,
+        experiment_tag: str = "",
+        resources: Resources | None = None,
+        stopping_criterion: Any = None,
+        checkpoint_freq: int = 0,
+        checkpoint_at_end: bool = False,
+        keep_checkpoints_num: int | None = None,
+        checkpoint_score_attr: str | None = None,
+        restore_path: str | None = None,
+        max_failures: int = 0,
+        evaluated_params: dict | None = None,
+        experiment_name: str | None = None,
+    ):
+        self.trainable_name = trainable_name
+        self.config = config if config is not None else {}
+        self.trial_id = trial_id or uuid.uuid4().hex[:8]
+        self.local_dir = local_dir
+        self.experiment_tag = experiment_tag
+        self.resources = resources or Resources(cpu=1, gpu=0)
+        self.stopping_criterion = stopping_criterion if stopping_criterion is not None else {}
+        self.stopper: Stopper | None = make_stopper(stopping_criterion)
+        self.checkpoint_freq = checkpoint_freq
+        self.checkpoint_at_end = checkpoint_at_end
+        self.keep_checkpoints_num = keep_checkpoints_num
+        self.checkpoint_score_attr = checkpoint_score_attr
+        self.restore_path = restore_path
+        self.max_failures = max_failures
+        self.evaluated_params = evaluated_params or {}
+        self.experiment_name = experiment_name
+        self.status = Trial.PENDING
+        self.last_result: dict = {}
+        self.logdir: str | None = None
+        self.num_failures = 0
+        self.error_file: str | None = None
+        self.error_msg: str | None = None
+        self.checkpoint: Checkpoint | None = None
+        if restore_path:
+            self.checkpoint = Checkpoint.from_directory(restore_path)
+        self.last_perturbation_time = 0  # used by PBT
+        self.start_time: float | None = None
+
+    # -- state -------------------------------------------------------------------------------------
+    def is_finished(self) -> bool:
+        return self.status in (Trial.TERMINATED, Trial.ERROR)
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint is not None
+
+    def should_stop(self, result: dict) -> bool:
+        """True when the result is final: `done`, or a stop criterion is met (TuneError if one is not reported)."""
+        if result.get("done"):
+            return True
+        return self.stopper is not None and self.stopper(self.trial_id, result)
+
+    def should_checkpoint(self) -> bool:
+        """True when `checkpoint_freq` says the latest result must be followed by a checkpoint."""
+        iteration = self.last_result.get("training_iteration")
+        return bool(self.checkpoint_freq) and bool(iteration) and iteration % self.checkpoint_freq == 0
+
+    def should_recover(self) -> bool:
+        return self.num_failures <= self.max_failures
+
+    def update_last_result(self, result: dict, terminate: bool = False) -> None:
+        if terminate:
+            result["done"] = True
+        self.last_result = result
+
+    # -- names -------------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        identifier = self.trainable_name
+        env = self.config.get("env") if isinstance(self.config, dict) else None
+        if env:
+            identifier += "_" + str(env)
+        if self.experiment_tag:
+            identifier += "_" + self.experiment_tag
+        return identifier.replace("/", "_")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def dirname(self) -> str:
+        """A safe, bounded folder name: `<name>_<trial_id>` with the name cut to MAX_LEN_IDENTIFIER."""
+        name = _UNSAFE_PATH_CHARS.sub("_", str(self))[:MAX_LEN_IDENTIFIER]
+        return f"{name}_{self.trial_id}"
+
+    def progress_string(self) -> str:
+        """The seed's one-line status: `STATUS [pid=P], 12 s, 3 iter, 300 ts, 0.95 acc`."""
+        parts = [self.status]
+        if self.num_failures:
+            parts[0] += f", {self.num_failures} failures: {self.error_file}"
+        result = self.last_result
+        if not result:
+            return parts[0]
+        if "pid" in result:
+            parts[0] += f" [pid={result['pid']}]"
+        pieces = []
+        if result.get("time_total_s") is not None:
+            pieces.append(f"{int(result['time_total_s'])} s")
+        if result.get("training_iteration") is not None:
+            pieces.append(f"{result['training_iteration']} iter")
+        if result.get("timesteps_total") is not None:
+            pieces.append(f"{result['timesteps_total']} ts")
+        for key, label in (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc")):
+            value = result.get(key)
+            if isinstance(value, (int, float)):
+                pieces.append(f"{value:.3g} {label}")
+        return ", ".join([parts[0]] + pieces)
