@@ -1,1 +1,41 @@
-"""tunelab: hyperparameter tuning, embedded by default. See API.md for the public names."""
+"""tunelab: hyperparameter tuning with Ray Tune's API, embedded by default.
+
+`import tunelab as tune` is a drop-in for the 2018 `import ray.tune as tune`; `tunelab.run` is the modern
+single call. See the README and docs/ for the guide.
+"""
+from tunelab.api import init, run, run_experiments, shutdown
+from tunelab.callback import Callback
+from tunelab.error import TuneError
+from tunelab.experiment import Experiment
+from tunelab.registry import register_trainable
+from tunelab.shared_objects import with_parameters
+from tunelab.stopper import Stopper
+from tunelab.suggest.domains import (
+    choice, function, grid_search, lograndint, loguniform, qloguniform, qlograndint, qrandint, qrandn,
+    quniform, randint, randn, sample_from, uniform,
+)
+from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trainable.session import get_checkpoint, get_trial_dir, report
+from tunelab.trainable.trainable import Trainable
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):  # lazy: keep `import tunelab` light
+    if name == "ExperimentAnalysis":
+        from tunelab.analysis import ExperimentAnalysis
+
+        return ExperimentAnalysis
+    if name == "TuneClient":
+        from tunelab.web_server import TuneClient
+
+        return TuneClient
+    raise AttributeError(f"module 'tunelab' has no attribute {name!r}")
+
+
+__all__ = [
+    "init", "run", "run_experiments", "shutdown", "register_trainable", "Experiment", "Trainable", "TuneError",
+    "Callback", "Stopper", "Checkpoint", "report", "get_checkpoint", "get_trial_dir", "with_parameters",
+    "grid_search", "sample_from", "function", "uniform", "quniform", "loguniform", "qloguniform", "randn",
+    "qrandn", "randint", "qrandint", "lograndint", "qlograndint", "choice", "ExperimentAnalysis", "TuneClient",
+]

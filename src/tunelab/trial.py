@@ -70,6 +70,7 @@ class Trial:
         self.error_file: str | None = None
         self.error_msg: str | None = None
         self.checkpoint: Checkpoint | None = None
+        self.best_checkpoint: Checkpoint | None = None
         if restore_path:
             self.checkpoint = Checkpoint.from_directory(restore_path)
         self.last_perturbation_time = 0  # used by PBT

@@ -1,0 +1,206 @@
+"""Entry points: `init`, `run_experiments` (seed) and `run` (modern). Wiring only; no logic of their own."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from tunelab.callback import Callback
+from tunelab.controller import Controller
+from tunelab.error import TuneError
+from tunelab.experiment import Experiment, convert_to_experiment_list
+from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
+from tunelab.stopper import Stopper
+from tunelab.suggest.basic_variant import BasicVariantGenerator
+from tunelab.suggest.search import SearchAlgorithm
+from tunelab.trial import Trial
+
+EXECUTORS = ("local",)
+_executor_args: dict[str, Any] = {}
+_executor: Any = None
+
+
+def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
+         executor: str | None = None, address: str | None = None, **ignored: Any) -> None:
+    """Set the resources of the embedded executor (default: all detected CPUs and GPUs).
+
+    Optional: without a call, tunelab uses the whole machine. `TUNELAB_EXECUTOR` picks the executor.
+    """
+    global _executor
+    kind = executor or os.environ.get("TUNELAB_EXECUTOR") or "local"
+    if kind not in EXECUTORS:
+        raise TuneError(f"executor={kind!r} is not available; allowed: {list(EXECUTORS)}")
+    for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise TuneError(f"init({name}=...) must be a number >= 0, got {value!r}")
+    if resources is not None and not isinstance(resources, dict):
+        raise TuneError(f"init(resources=...) must be a dict of name -> amount, got {resources!r}")
+    if _executor is not None:
+        _executor.shutdown()
+        _executor = None
+    _executor_args.clear()
+    _executor_args.update(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources)
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they are otherwise kept for the next experiment of this process)."""
+    global _executor
+    if _executor is not None:
+        _executor.shutdown()
+        _executor = None
+
+
+def get_executor() -> Any:
+    global _executor
+    if _executor is None:
+        kind = os.environ.get("TUNELAB_EXECUTOR") or "local"
+        if kind not in EXECUTORS:
+            raise TuneError(f"TUNELAB_EXECUTOR={kind!r} is not available; allowed: {list(EXECUTORS)}")
+        from tunelab.execution.local import LocalExecutor
+
+        _executor = LocalExecutor(**_executor_args)
+        import atexit
+
+        atexit.register(shutdown)
+    return _executor
+
+
+def _default_callbacks(callbacks: list[Callback] | None) -> list[Callback]:
+    from tunelab.loggers import default_loggers
+
+    user = list(callbacks or [])
+    for cb in user:
+        if not isinstance(cb, Callback):
+            raise TuneError(f"callbacks must be tunelab.Callback instances, got {cb!r}")
+    return default_loggers() + user
+
+
+def _status_printer(verbose: int, metric: str | None, mode: str | None, total: int | None) -> Any:
+    if not verbose:
+        return None
+    from tunelab.progress import ProgressReporter
+
+    reporter = ProgressReporter(verbose=verbose, metric=metric, mode=mode)
+
+    def print_status(controller: Controller, final: bool) -> None:
+        trials = controller.get_trials()
+        dirs = sorted({t.local_dir for t in trials if t.local_dir})
+        reporter.report(trials, final, {
+            "scheduler_debug": controller.scheduler.debug_string(),
+            "resources_used": controller.executor.resource_summary(),
+            "result_dirs": dirs,
+            "total_trials": total,
+            "metric": metric,
+            "mode": mode,
+        })
+
+    return print_status
+
+
+def _run_trials(search_alg: SearchAlgorithm, scheduler: TrialScheduler, callbacks: list[Callback] | None,
+                verbose: int, stopper: Stopper | None = None, max_concurrent_trials: int | None = None,
+                time_budget_s: float | None = None, metric: str | None = None, mode: str | None = None,
+                total: int | None = None) -> list[Trial]:
+    controller = Controller(
+        search_alg, scheduler, get_executor(), _default_callbacks(callbacks), stopper=stopper,
+        max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
+        status_printer=_status_printer(verbose, metric, mode, total),
+        status_interval_s=float(os.environ.get("TUNELAB_STATUS_INTERVAL_S", "5")),
+    )
+    return controller.run()
+
+
+def _check_failed(trials: list[Trial], raise_on_failed_trial: bool) -> None:
+    failed = [t for t in trials if t.status != Trial.TERMINATED]
+    if not failed:
+        return
+    lines = [f"  {t}: {t.status}" + (f" ({t.error_msg}; see {t.error_file})" if t.error_file else "") for t in failed[:20]]
+    message = f"{len(failed)} trial(s) did not complete:\n" + "\n".join(lines)
+    if raise_on_failed_trial:
+        raise TuneError("Trials did not complete: " + ", ".join(str(t) for t in failed[:20]) + "\n" + message)
+    print(message, file=sys.stderr)
+
+
+def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None = None,
+                    scheduler: TrialScheduler | None = None, with_server: bool = False, server_port: int = 4321,
+                    verbose: int = 1, raise_on_failed_trial: bool = True, resume: Any = False,
+                    callbacks: list[Callback] | None = None, queue_trials: bool = False,
+                    trial_executor: Any = None) -> list[Trial]:
+    """Run `{name: spec}`, an Experiment or a list of them (the seed's entry point); returns the trials."""
+    _check_unsupported(with_server, resume, trial_executor)
+    experiment_list = convert_to_experiment_list(experiments)
+    search_alg = search_alg or BasicVariantGenerator()
+    if experiment_list:
+        search_alg.add_configurations(experiment_list)
+    elif isinstance(search_alg, BasicVariantGenerator) and not search_alg.total_samples:
+        raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
+    trials = _run_trials(search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),
+                         total=getattr(search_alg, "total_samples", None) or None)
+    _check_failed(trials, raise_on_failed_trial)
+    return trials
+
+
+def _check_unsupported(with_server: bool, resume: Any, trial_executor: Any) -> None:
+    if with_server:
+        raise TuneError("with_server=True: the REST server is not part of this tunelab version yet; run without it")
+    if resume not in (False, None):
+        raise TuneError(f"resume={resume!r}: resuming experiments is not part of this tunelab version yet; "
+                        "allowed: False")
+    if trial_executor is not None:
+        raise TuneError("trial_executor= is not supported; use tunelab.init(...) to size the local executor")
+
+
+def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
+        num_samples: int = 1, metric: str | None = None, mode: str | None = None,
+        search_alg: Any = None, scheduler: TrialScheduler | None = None, resources_per_trial: Any = None,
+        local_dir: str | None = None, checkpoint_freq: int = 0, checkpoint_at_end: bool = False,
+        keep_checkpoints_num: int | None = None, checkpoint_score_attr: str | None = None,
+        max_failures: int = 0, restore: str | None = None, resume: Any = False,
+        callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
+        server_port: int = 4321, raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
+        time_budget_s: float | None = None) -> Any:
+    """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`."""
+    from tunelab.analysis import ExperimentAnalysis
+
+    _check_unsupported(with_server, resume, None)
+    if mode not in (None, "min", "max"):
+        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
+    if max_concurrent_trials is not None and (not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1):
+        raise TuneError(f"max_concurrent_trials must be None or an integer >= 1, got {max_concurrent_trials!r}")
+    if isinstance(run_or_experiment, Experiment):
+        experiment = run_or_experiment
+    else:
+        from tunelab.registry import trainable_name_for
+
+        trainable_name = trainable_name_for(run_or_experiment)
+        experiment = Experiment(
+            name or f"{trainable_name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}", run_or_experiment,
+            stop=stop, config=config, resources_per_trial=resources_per_trial, num_samples=num_samples,
+            local_dir=local_dir, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
+            keep_checkpoints_num=keep_checkpoints_num, checkpoint_score_attr=checkpoint_score_attr,
+            max_failures=max_failures, restore=restore,
+        )
+    search_alg = _as_search_algorithm(search_alg)
+    search_alg.set_search_properties(metric, mode, experiment.config)
+    search_alg.add_configurations([experiment])
+    scheduler = scheduler or FIFOScheduler()
+    scheduler.set_search_properties(metric, mode)
+    stopper = stop if isinstance(stop, Stopper) else None
+    trials = _run_trials(search_alg, scheduler, callbacks, int(verbose), stopper=stopper,
+                         max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
+                         metric=metric, mode=mode, total=getattr(search_alg, "total_samples", None) or None)
+    _check_failed(trials, raise_on_failed_trial)
+    return ExperimentAnalysis(trials, default_metric=metric, default_mode=mode)
+
+
+def _as_search_algorithm(search_alg: Any) -> SearchAlgorithm:
+    if search_alg is None:
+        return BasicVariantGenerator()
+    if isinstance(search_alg, SearchAlgorithm):
+        return search_alg
+    from tunelab.suggest.searcher import SearchGenerator, Searcher
+
+    if isinstance(search_alg, Searcher):
+        return SearchGenerator(search_alg)
+    raise TuneError(f"search_alg must be a SearchAlgorithm or a Searcher, got {search_alg!r}")

@@ -1,0 +1,435 @@
+"""The controller: one single-threaded event loop that owns every trial's state.
+
+For each event from the executor it does, in order: stop criteria -> scheduler decision -> searcher
+notification -> callbacks -> reply to the worker. Trial status changes only here. The controller is
+also the `runner` that schedulers see (`get_trials`, `has_resources`, `stop_trial`, `trial_executor`).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from typing import Any, Callable
+
+from tunelab.callback import Callback, CallbackList
+from tunelab.error import TuneError
+from tunelab.execution import protocol as P
+from tunelab.execution.executor import Event, Executor
+from tunelab.execution.local import TrialCallFailed, WorkerDied
+from tunelab.schedulers.trial_scheduler import TrialScheduler
+from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error
+from tunelab.stopper import Stopper
+from tunelab.suggest.search import SearchAlgorithm
+from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trial import Trial
+
+logger = logging.getLogger(__name__)
+
+CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
+_TRIAL_FAILURES = (WorkerDied, TrialCallFailed)
+
+
+class _TrialExecutorView:
+    """`runner.trial_executor` as seed-era schedulers use it."""
+
+    def __init__(self, controller: "Controller"):
+        self._controller = controller
+
+    def pause_trial(self, trial: Trial) -> None:
+        self._controller.pause_trial(trial)
+
+    def unpause_trial(self, trial: Trial) -> None:
+        if trial.status == Trial.PAUSED:
+            trial.status = Trial.PENDING
+
+    def stop_trial(self, trial: Trial, error: bool = False, error_msg: str | None = None) -> None:
+        self._controller.stop_trial(trial)
+
+    def has_resources(self, resources: Any) -> bool:
+        return self._controller.has_resources(resources)
+
+
+class Controller:
+    """Runs trials from a search algorithm under a scheduler on an executor until all are finished."""
+
+    def __init__(
+        self,
+        search_alg: SearchAlgorithm,
+        scheduler: TrialScheduler,
+        executor: Executor,
+        callbacks: list[Callback] | None = None,
+        stopper: Stopper | None = None,
+        max_concurrent_trials: int | None = None,
+        time_budget_s: float | None = None,
+        status_printer: Callable[["Controller", bool], None] | None = None,
+        status_interval_s: float = 5.0,
+    ):
+        self.search_alg = search_alg
+        self.scheduler = scheduler
+        self.executor = executor
+        self.callbacks = CallbackList(callbacks or [])
+        self.stopper = stopper
+        self.max_concurrent_trials = max_concurrent_trials
+        self.time_budget_s = time_budget_s
+        self.trial_executor = _TrialExecutorView(self)
+        self.commands: "queue.Queue[Callable[[], Any]]" = queue.Queue()
+        self._status_printer = status_printer
+        self._status_interval_s = status_interval_s
+        self._trials: list[Trial] = []
+        self._live: dict[str, Trial] = {}
+        self._running = 0
+        self._keepers: dict[str, CheckpointKeeper] = {}
+        self._exploits: dict[str, tuple[dict, str, Checkpoint]] = {}
+        self._current: Trial | None = None
+        self._stop_current = False
+        self._pause_current = False
+        self._iteration = 0
+        self._start_time = time.monotonic()
+        self._next_status = 0.0
+        self._stopped_all = False
+        self._last_resources = None
+        self._stall_since: float | None = None
+
+    # -- the runner surface (schedulers, searchers, server) ----------------------------------------
+    def get_trials(self) -> list[Trial]:
+        return self._trials
+
+    def live_trials(self) -> list[Trial]:
+        """Trials not yet finished, in the order they were added."""
+        return list(self._live.values())
+
+    def get_trial(self, trial_id: str) -> Trial | None:
+        for trial in self._trials:
+            if trial.trial_id == trial_id:
+                return trial
+        return None
+
+    def has_resources(self, resources: Any) -> bool:
+        if self.max_concurrent_trials and self._running >= self.max_concurrent_trials:
+            return False
+        return self.executor.has_resources(resources)
+
+    def add_trial(self, trial: Trial) -> None:
+        """Track a new trial (PENDING); one that can never fit the machine fails at once."""
+        self._trials.append(trial)
+        self._live[trial.trial_id] = trial
+        self._last_resources = trial.resources
+        problem = self.executor.never_fits(trial.resources)
+        if problem:
+            write_error(trial, f"TuneError: {problem}")
+            self._end(trial, Trial.ERROR)
+            self.search_alg.on_trial_complete(trial.trial_id, error=True)
+            return
+        self.scheduler.on_trial_add(self, trial)
+
+    def stop_trial(self, trial: Trial) -> None:
+        """End a trial for good: a PENDING/PAUSED one is removed, a RUNNING one is stopped now."""
+        if trial.is_finished():
+            return
+        if trial is self._current:
+            self._stop_current = True
+            return
+        if trial.status == Trial.RUNNING:
+            self.executor.stop_trial(trial)
+            self._running -= 1
+        self.scheduler.on_trial_remove(self, trial)
+        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, early_terminated=True)
+        if trial.last_result:
+            trial.last_result = dict(trial.last_result, done=True)
+        self._end(trial, Trial.TERMINATED)
+
+    def pause_trial(self, trial: Trial) -> None:
+        """Pause a PENDING trial, or the trial whose result is being processed (after its decision)."""
+        if trial.status == Trial.PENDING:
+            trial.status = Trial.PAUSED
+        elif trial is self._current:
+            self._pause_current = True
+        elif trial.status == Trial.RUNNING:
+            raise TuneError(f"pause_trial({trial}): only the trial whose result is being processed can be paused; "
+                            "return PAUSE from on_trial_result instead")
+
+    def checkpoint_trial(self, trial: Trial) -> Checkpoint | None:
+        """Save the trial whose result is being processed, now (PBT uses this); returns its checkpoint."""
+        if trial is not self._current:
+            return trial.checkpoint
+        self._save(trial)
+        return trial.checkpoint
+
+    def exploit_trial(self, trial: Trial, new_config: dict, new_tag: str, checkpoint: Checkpoint) -> None:
+        """Make `trial` continue from `checkpoint` with `new_config` (PBT's exploit + explore)."""
+        if trial is self._current:
+            self._exploits[trial.trial_id] = (new_config, new_tag, checkpoint)
+        else:
+            trial.config, trial.experiment_tag, trial.checkpoint = new_config, new_tag, checkpoint
+
+    def is_finished(self) -> bool:
+        return not self._live and (self._stopped_all or self.search_alg.is_finished())
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> list[Trial]:
+        self.callbacks.setup()
+        try:
+            while not self.is_finished():
+                self.step()
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            self._print_status(final=True)
+            self.callbacks.on_experiment_end(self._trials)
+        return self._trials
+
+    def step(self) -> None:
+        """Refill trials, start what fits, then process the next batch of executor events."""
+        if self.is_finished():
+            raise TuneError("step() called but every trial has finished")
+        self._iteration += 1
+        self._run_commands()
+        self._check_global_stop()
+        self._fill_trials()
+        started = self._start_trials()
+        timeout = 0.0 if started else self._wait_timeout()
+        for event in self.executor.get_events(timeout):
+            self._process_event(event)
+        if self._running == 0 and not started and not self.is_finished():
+            self._handle_idle()
+        else:
+            self._stall_since = None
+        if self._status_printer is not None and time.monotonic() >= self._next_status:
+            self._print_status(final=False)
+
+    def _wait_timeout(self) -> float:
+        if self._status_printer is None:
+            return 1.0
+        return max(0.0, min(1.0, self._next_status - time.monotonic()))
+
+    def _fill_trials(self) -> None:
+        if self._stopped_all:
+            return
+        pending = sum(1 for t in self._live.values() if t.status == Trial.PENDING)
+        want = max(1, self._free_slots())
+        while pending < want and not self.search_alg.is_finished():
+            trial = self.search_alg.next_trial()
+            if trial is None:
+                break
+            self.add_trial(trial)
+            if trial.status == Trial.PENDING:
+                pending += 1
+
+    def _free_slots(self) -> int:
+        resources = self._last_resources
+        pool = getattr(self.executor, "pool", None)
+        if resources is None or pool is None or resources.cpu_total() <= 0:
+            return 1
+        slots = int((pool.total_cpu - pool.used_cpu + 1e-9) // resources.cpu_total())
+        if self.max_concurrent_trials:
+            slots = min(slots, self.max_concurrent_trials - self._running)
+        return slots
+
+    def _start_trials(self) -> int:
+        started = 0
+        while True:
+            trial = self.scheduler.choose_trial_to_run(self)
+            if trial is None or trial.status not in (Trial.PENDING, Trial.PAUSED):
+                return started
+            if not self.has_resources(trial.resources):
+                return started
+            self._start(trial)
+            started += 1
+
+    def _start(self, trial: Trial) -> None:
+        ensure_logdir(trial)
+        restore = trial.checkpoint.path if trial.checkpoint is not None else None
+        trial.status = Trial.RUNNING
+        self._running += 1
+        if trial.start_time is None:
+            trial.start_time = time.time()
+        try:
+            self.executor.start_trial(trial, restore)
+        except WorkerDied as exc:
+            self._on_failure(trial, str(exc))
+            return
+        self.callbacks.on_trial_start(self._iteration, self._trials, trial)
+
+    def _process_event(self, event: Event) -> None:
+        trial = event.trial
+        if trial.status != Trial.RUNNING:
+            return
+        if event.kind == P.RESULT:
+            result, checkpoint_path = event.payload
+            self._on_result(trial, result, checkpoint_path)
+        elif event.kind == P.FINISHED:
+            self._on_finished(trial)
+        elif event.kind == P.ERROR:
+            self._on_failure(trial, event.payload[0], released=True)
+
+    def _on_result(self, trial: Trial, result: dict, checkpoint_path: str | None) -> None:
+        if checkpoint_path:
+            self._register_checkpoint(trial, checkpoint_path, result)
+        self._current, self._stop_current, self._pause_current = trial, False, False
+        try:
+            try:
+                should_stop = trial.should_stop(result)
+                if should_stop:
+                    self.scheduler.on_trial_complete(self, trial, result)
+                    self.search_alg.on_trial_complete(trial.trial_id, result=result)
+                    decision = STOP
+                else:
+                    decision = self.scheduler.on_trial_result(self, trial, result)
+                    self.search_alg.on_trial_result(trial.trial_id, result)
+                    if self._stop_current and decision != STOP:
+                        decision = STOP
+                        self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
+                    elif decision == STOP:
+                        self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
+                    elif self._pause_current:
+                        decision = PAUSE
+            except TuneError:
+                trial.update_last_result(result)
+                raise
+            if decision not in (CONTINUE, PAUSE, STOP):
+                raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
+                                "allowed: CONTINUE, PAUSE, STOP")
+            trial.update_last_result(result, terminate=decision == STOP)
+            self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+            self._apply_decision(trial, decision)
+        except _TRIAL_FAILURES as exc:
+            self._on_failure(trial, str(exc))
+        finally:
+            self._current = None
+
+    def _apply_decision(self, trial: Trial, decision: str) -> None:
+        exploit = self._exploits.pop(trial.trial_id, None)
+        if exploit is not None:
+            new_config, new_tag, checkpoint = exploit
+            trial.config, trial.experiment_tag = new_config, new_tag
+            if decision == CONTINUE and self.executor.reset_trial(trial, new_config):
+                self.executor.restore_trial(trial, checkpoint.path)
+                trial.checkpoint = checkpoint
+                self.executor.continue_trial(trial)
+                return
+            trial.checkpoint = checkpoint
+            self._release(trial, Trial.PENDING if decision == CONTINUE else Trial.PAUSED)
+            return
+        if decision == CONTINUE:
+            if trial.should_checkpoint():
+                self._save(trial)
+            self.executor.continue_trial(trial)
+        elif decision == PAUSE:
+            self._save(trial)
+            self._release(trial, Trial.PAUSED)
+        else:
+            if trial.checkpoint_at_end:
+                self._save(trial)
+            self._release(trial, Trial.TERMINATED)
+            self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+
+    def _release(self, trial: Trial, status: str) -> None:
+        self.executor.stop_trial(trial)
+        self._running -= 1
+        if status in (Trial.TERMINATED, Trial.ERROR):
+            self._end(trial, status)
+        else:
+            trial.status = status
+
+    def _end(self, trial: Trial, status: str) -> None:
+        trial.status = status
+        self._live.pop(trial.trial_id, None)
+        keeper = self._keepers.pop(trial.trial_id, None)
+        if keeper is not None and keeper.keep is not None and status == Trial.TERMINATED:
+            trial.best_checkpoint = keeper.best()
+
+    def _on_finished(self, trial: Trial) -> None:
+        result = dict(trial.last_result, done=True) if trial.last_result else {"done": True}
+        trial.last_result = result
+        self._current = trial
+        try:
+            self.scheduler.on_trial_complete(self, trial, result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+        finally:
+            self._current = None
+        self._running -= 1
+        self._end(trial, Trial.TERMINATED)
+        self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+
+    def _on_failure(self, trial: Trial, text: str, released: bool = False) -> None:
+        trial.num_failures += 1
+        write_error(trial, text)
+        if trial.status == Trial.RUNNING:
+            if not released:
+                self.executor.stop_trial(trial)
+            self._running -= 1
+        if trial.num_failures <= trial.max_failures:
+            trial.status = Trial.PENDING
+            self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
+            return
+        self.scheduler.on_trial_error(self, trial)
+        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+        self._end(trial, Trial.ERROR)
+        self.callbacks.on_trial_error(self._iteration, self._trials, trial)
+
+    def _save(self, trial: Trial) -> None:
+        path = self.executor.save_trial(trial)
+        if path:
+            self._register_checkpoint(trial, path, trial.last_result)
+
+    def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
+        trial.checkpoint = Checkpoint.from_directory(path)
+        keeper = self._keepers.get(trial.trial_id)
+        if keeper is None:
+            keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
+        keeper.add(path, result)
+        self.callbacks.on_checkpoint(self._iteration, self._trials, trial, trial.checkpoint)
+
+    # -- experiment-wide events --------------------------------------------------------------------
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            command()
+
+    def _check_global_stop(self) -> None:
+        if self._stopped_all:
+            return
+        over_budget = self.time_budget_s is not None and time.monotonic() - self._start_time >= self.time_budget_s
+        if over_budget or (self.stopper is not None and self.stopper.stop_all()):
+            self.stop_all()
+
+    def stop_all(self) -> None:
+        """Stop every trial and ask for no new ones (time budget, `Stopper.stop_all`)."""
+        self._stopped_all = True
+        for trial in self.live_trials():
+            self.stop_trial(trial)
+
+    def _handle_idle(self) -> None:
+        """Nothing runs and nothing could start: wait for a throttled searcher, or explain the deadlock."""
+        waiting = [t for t in self._live.values() if t.status in (Trial.PENDING, Trial.PAUSED)]
+        if waiting:
+            raise TuneError(
+                f"{len(waiting)} trial(s) are {waiting[0].status} but none can start: the scheduler "
+                f"{type(self.scheduler).__name__} chose none (resources: {self.executor.resource_summary()}). "
+                f"First waiting trial: {waiting[0]} requesting {waiting[0].resources.summary()}."
+            )
+        now = time.monotonic()
+        if self._stall_since is None:
+            self._stall_since = now
+        if now - self._stall_since > 600:
+            raise TuneError("The search algorithm produced no trial for 600 s while nothing was running.")
+        time.sleep(0.01)
+
+    def _abort(self) -> None:
+        """Stop every running trial's worker (on an error or Ctrl-C); trial states stay as they were."""
+        for trial in list(self._live.values()):
+            if trial.status == Trial.RUNNING:
+                try:
+                    self.executor.stop_trial(trial)
+                except Exception:  # noqa: BLE001 - best effort while aborting
+                    logger.debug("could not stop %s", trial, exc_info=True)
+
+    def _print_status(self, final: bool) -> None:
+        if self._status_printer is None:
+            return
+        self._next_status = time.monotonic() + self._status_interval_s
+        self._status_printer(self, final)

@@ -1,0 +1,73 @@
+"""The executor contract: the controller's only view of processes, resources and messages."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from tunelab.resources import Resources
+    from tunelab.trial import Trial
+
+
+class Event(NamedTuple):
+    """Something a running trial did: kind is one of protocol.RESULT / FINISHED / ERROR."""
+
+    trial: "Trial"
+    kind: str
+    payload: tuple
+
+
+class Executor(ABC):
+    """Runs trials somewhere (local worker processes, Ray actors). Knows nothing of algorithms.
+
+    A started trial runs until its first report, then waits: every RESULT event must be answered with
+    `continue_trial` or `stop_trial` (and may be preceded by `save_trial` / `reset_trial` / `restore_trial`,
+    which are synchronous and only valid while the trial waits for that answer).
+    """
+
+    @abstractmethod
+    def has_resources(self, resources: "Resources") -> bool:
+        ...
+
+    @abstractmethod
+    def never_fits(self, resources: "Resources") -> str | None:
+        ...
+
+    @abstractmethod
+    def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:
+        ...
+
+    @abstractmethod
+    def continue_trial(self, trial: "Trial") -> None:
+        ...
+
+    @abstractmethod
+    def stop_trial(self, trial: "Trial") -> None:
+        ...
+
+    @abstractmethod
+    def save_trial(self, trial: "Trial") -> str | None:
+        ...
+
+    @abstractmethod
+    def reset_trial(self, trial: "Trial", new_config: dict) -> bool:
+        ...
+
+    @abstractmethod
+    def restore_trial(self, trial: "Trial", checkpoint_path: str) -> None:
+        ...
+
+    @abstractmethod
+    def get_events(self, timeout: float) -> list[Event]:
+        ...
+
+    @abstractmethod
+    def resource_summary(self) -> str:
+        ...
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        ...
+
+    def info(self) -> dict[str, Any]:
+        return {}

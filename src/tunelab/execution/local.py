@@ -1,0 +1,278 @@
+"""The embedded executor: trials run in worker processes on this machine, reused across trials."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from tunelab.error import TuneError
+from tunelab.execution import protocol as P
+from tunelab.execution.executor import Event, Executor
+from tunelab.execution.resources import ResourcePool, detect_num_cpus, detect_num_gpus
+from tunelab.registry import trainable_blob
+
+if TYPE_CHECKING:
+    from tunelab.resources import Resources
+    from tunelab.trial import Trial
+
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+class WorkerDied(TuneError):
+    """The worker process running a trial exited (killed, crashed, out of memory)."""
+
+
+class TrialCallFailed(TuneError):
+    """A synchronous request to a trial (save, restore) raised in the trainable."""
+
+
+class _Worker:
+    def __init__(self, signature: tuple[str, int]):
+        self.signature = signature
+        self.trial: Trial | None = None
+        self.gpu_ids: list[str] = []
+        self.known_keys: set[str] = set()
+        parent, child = socket.socketpair()
+        env = os.environ.copy()
+        gpus, threads = signature
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+        for var in THREAD_ENV_VARS:
+            env[var] = str(threads)
+        env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tunelab.execution.worker", str(child.fileno())],
+            pass_fds=(child.fileno(),), env=env, close_fds=True,
+        )
+        child.close()
+        self.conn = Connection(parent.detach())
+
+    def describe_exit(self) -> str:
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "its connection closed"
+        if code < 0:
+            import signal
+
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            hint = " (killed: out of memory, or killed by hand)" if name == "SIGKILL" else ""
+            return f"it was killed by signal {name}{hint}"
+        return f"it exited with code {code}"
+
+    def kill(self) -> None:
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class LocalExecutor(Executor):
+    """Worker processes on this machine; GPU ids through CUDA_VISIBLE_DEVICES, thread pools sized to CPUs."""
+
+    def __init__(self, num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None):
+        self.pool = ResourcePool(
+            detect_num_cpus() if num_cpus is None else num_cpus,
+            detect_num_gpus() if num_gpus is None else num_gpus,
+            resources,
+        )
+        self._workers: list[_Worker] = []
+        self._by_trial: dict[str, _Worker] = {}
+        self._by_conn: dict[Any, _Worker] = {}
+        self.max_idle_workers = max(2, int(self.pool.total_cpu) + 1)
+
+    # -- resources ---------------------------------------------------------------------------------
+    def has_resources(self, resources: "Resources") -> bool:
+        return self.pool.fits(resources)
+
+    def never_fits(self, resources: "Resources") -> str | None:
+        return self.pool.never_fits(resources)
+
+    def resource_summary(self) -> str:
+        return self.pool.summary()
+
+    def info(self) -> dict[str, Any]:
+        return {"total_cpu": self.pool.total_cpu, "total_gpu": self.pool.total_gpu,
+                "workers": len(self._workers)}
+
+    # -- trial lifecycle ---------------------------------------------------------------------------
+    def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:
+        gpu_ids = self.pool.acquire(trial.resources)
+        threads = max(1, int(trial.resources.cpu_total()))
+        worker = self._get_worker((",".join(gpu_ids), threads))
+        worker.trial = trial
+        worker.gpu_ids = gpu_ids
+        self._by_trial[trial.trial_id] = worker
+        key, blob = trainable_blob(trial.trainable_name)
+        payload = {
+            "trial_id": trial.trial_id,
+            "trainable_key": key,
+            "trainable_blob": None if key in worker.known_keys else blob,
+            "config": trial.config,
+            "logdir": trial.logdir,
+            "restore_path": restore_path,
+            "num_threads": threads,
+            "env": {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or ""},
+        }
+        worker.known_keys.add(key)
+        try:
+            worker.conn.send((P.START, payload))
+        except (OSError, ValueError):
+            self._discard_worker(worker)
+            self._release(trial)
+            raise WorkerDied(f"the worker process for trial {trial} could not be reached") from None
+
+    def continue_trial(self, trial: "Trial") -> None:
+        self._send(trial, (P.CONTINUE,))
+
+    def stop_trial(self, trial: "Trial") -> None:
+        worker = self._by_trial.get(trial.trial_id)
+        if worker is None:
+            return
+        try:
+            worker.conn.send((P.STOP,))
+        except (OSError, ValueError):
+            self._discard_worker(worker)
+        self._release(trial)
+
+    def save_trial(self, trial: "Trial") -> str | None:
+        self._send(trial, (P.SAVE,))
+        path, error = self._await(trial, P.SAVED)
+        if error:
+            raise TrialCallFailed(f"Saving a checkpoint of trial {trial} failed:\n{error}")
+        return path
+
+    def reset_trial(self, trial: "Trial", new_config: dict) -> bool:
+        self._send(trial, (P.RESET, new_config))
+        (ok,) = self._await(trial, P.RESET_DONE)
+        return bool(ok)
+
+    def restore_trial(self, trial: "Trial", checkpoint_path: str) -> None:
+        self._send(trial, (P.RESTORE, checkpoint_path))
+        (error,) = self._await(trial, P.RESTORED)
+        if error:
+            raise TrialCallFailed(f"Restoring trial {trial} from {checkpoint_path} failed:\n{error}")
+
+    def get_events(self, timeout: float) -> list[Event]:
+        if not self._workers:
+            if timeout:
+                time.sleep(min(timeout, 0.05))
+            return []
+        events: list[Event] = []
+        for conn in wait(list(self._by_conn), timeout):
+            worker = self._by_conn.get(conn)
+            if worker is None:
+                continue
+            while True:
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):
+                    trial = worker.trial
+                    why = worker.describe_exit()
+                    self._discard_worker(worker)
+                    if trial is not None:
+                        events.append(Event(trial, P.ERROR, (f"WorkerDied: the worker process (pid {worker.proc.pid}) "
+                                                            f"running trial {trial} died: {why}.\n",)))
+                    break
+                event = self._accept(worker, message)
+                if event is not None:
+                    events.append(event)
+                if not conn.poll():
+                    break
+        return events
+
+    def shutdown(self) -> None:
+        for worker in list(self._workers):
+            try:
+                worker.conn.send((P.EXIT,))
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2
+        for worker in list(self._workers):
+            try:
+                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            worker.kill()
+        self._workers.clear()
+        self._by_conn.clear()
+        self._by_trial.clear()
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _accept(self, worker: _Worker, message: tuple) -> Event | None:
+        kind, trial_id = message[0], message[1]
+        trial = worker.trial
+        if trial is None or trial.trial_id != trial_id:
+            return None  # a message of a trial that the driver already ended: drop it
+        if kind in (P.FINISHED, P.ERROR):
+            self._release(trial)
+        return Event(trial, kind, message[2:])
+
+    def _send(self, trial: "Trial", message: tuple) -> None:
+        worker = self._by_trial.get(trial.trial_id)
+        if worker is None:
+            raise TuneError(f"trial {trial} is not running")
+        try:
+            worker.conn.send(message)
+        except (OSError, ValueError):
+            why = worker.describe_exit()
+            self._discard_worker(worker)
+            self._release(trial)
+            raise WorkerDied(f"the worker process running trial {trial} died: {why}") from None
+
+    def _await(self, trial: "Trial", kind: str) -> tuple:
+        worker = self._by_trial[trial.trial_id]
+        while True:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                why = worker.describe_exit()
+                self._discard_worker(worker)
+                self._release(trial)
+                raise WorkerDied(f"the worker process running trial {trial} died: {why}") from None
+            if message[0] == kind and message[1] == trial.trial_id:
+                return message[2:]
+            if message[0] == P.ERROR and message[1] == trial.trial_id:
+                self._release(trial)
+                raise TrialCallFailed(f"trial {trial} failed:\n{message[2]}")
+
+    def _release(self, trial: "Trial") -> None:
+        worker = self._by_trial.pop(trial.trial_id, None)
+        if worker is None:
+            return
+        self.pool.release(trial.resources, worker.gpu_ids)
+        worker.trial = None
+        worker.gpu_ids = []
+
+    def _get_worker(self, signature: tuple[str, int]) -> _Worker:
+        idle = [w for w in self._workers if w.trial is None]
+        for worker in idle:
+            if worker.signature == signature:
+                return worker
+        if len(idle) >= self.max_idle_workers:
+            self._discard_worker(idle[0])
+        worker = _Worker(signature)
+        self._workers.append(worker)
+        self._by_conn[worker.conn] = worker
+        return worker
+
+    def _discard_worker(self, worker: _Worker) -> None:
+        if worker.trial is not None:
+            self._release(worker.trial)
+        if worker in self._workers:
+            self._workers.remove(worker)
+        self._by_conn.pop(worker.conn, None)
+        worker.kill()

@@ -1,0 +1,229 @@
+"""Worker process main: runs one trial at a time for the driver, lock-step, and is reused across trials.
+
+Started as `python -m tunelab.execution.worker <fd>` (never by re-importing the user's script, so
+scripts without an `if __name__ == "__main__":` guard and notebook-defined trainables just work).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tunelab.execution import protocol as P
+
+
+class _Worker:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.trainables: dict[str, Any] = {}
+
+    # -- main loop ---------------------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            kind = message[0]
+            if kind == P.START:
+                self.run_trial(message[1])
+            elif kind == P.EXIT:
+                return
+            # a CONTINUE/STOP/SAVE for a trial that already ended is stale: ignore it
+
+    def run_trial(self, payload: dict) -> None:
+        trial_id = payload["trial_id"]
+        try:
+            trainable = self._load_trainable(payload)
+            self._prepare_process(payload)
+            from tunelab.trainable.trainable import Trainable
+
+            if inspect.isclass(trainable) and issubclass(trainable, Trainable):
+                self._run_class(trainable, payload)
+            else:
+                self._run_function(trainable, payload)
+        except (_Exit, KeyboardInterrupt):
+            raise
+        except BaseException:  # noqa: BLE001 - every trial failure (SystemExit too) goes back to the driver
+            self._send(P.ERROR, trial_id, traceback.format_exc())
+
+    def _send(self, kind: str, trial_id: str, *args: Any) -> None:
+        self.conn.send((kind, trial_id) + args)
+
+    def _load_trainable(self, payload: dict) -> Any:
+        key = payload["trainable_key"]
+        if key not in self.trainables:
+            import cloudpickle
+
+            blob = payload.get("trainable_blob")
+            if blob is None:
+                raise RuntimeError(f"worker has no code for trainable {key}")
+            self.trainables[key] = cloudpickle.loads(blob)
+        return self.trainables[key]
+
+    @staticmethod
+    def _prepare_process(payload: dict) -> None:
+        os.environ.update(payload.get("env", {}))
+        logdir = payload["logdir"]
+        os.makedirs(logdir, exist_ok=True)
+        os.chdir(logdir)
+        threads = payload.get("num_threads")
+        if threads and "torch" in sys.modules:
+            try:
+                sys.modules["torch"].set_num_threads(int(threads))
+            except Exception:  # noqa: BLE001 - best effort only
+                pass
+
+    # -- the two kinds of trainable ----------------------------------------------------------------
+    def _wait_command(self, trial_id: str, on_save: Any, on_restore: Any = None, on_reset: Any = None) -> str:
+        """Block until CONTINUE or STOP; answer SAVE/RESTORE/RESET requests in between."""
+        while True:
+            message = self.conn.recv()
+            kind = message[0]
+            if kind in (P.CONTINUE, P.STOP):
+                return kind
+            if kind == P.SAVE:
+                try:
+                    self._send(P.SAVED, trial_id, on_save(), None)
+                except Exception:  # noqa: BLE001
+                    self._send(P.SAVED, trial_id, None, traceback.format_exc())
+            elif kind == P.RESTORE:
+                try:
+                    if on_restore is None:
+                        raise RuntimeError("this trainable cannot restore in place")
+                    on_restore(message[1])
+                    self._send(P.RESTORED, trial_id, None)
+                except Exception:  # noqa: BLE001
+                    self._send(P.RESTORED, trial_id, traceback.format_exc())
+            elif kind == P.RESET:
+                ok = False
+                if on_reset is not None:
+                    try:
+                        ok = bool(on_reset(message[1]))
+                    except Exception:  # noqa: BLE001
+                        ok = False
+                self._send(P.RESET_DONE, trial_id, ok)
+            elif kind == P.EXIT:
+                raise _Exit()
+            elif kind == P.START:  # driver moved on without us noticing: should not happen
+                raise RuntimeError("START received while a trial is running")
+
+    def _run_class(self, cls: type, payload: dict) -> None:
+        trial_id = payload["trial_id"]
+        trainable = cls(payload["config"], logdir=payload["logdir"], trial_id=trial_id)
+        try:
+            if payload.get("restore_path"):
+                trainable.restore(payload["restore_path"])
+
+            def reset(new_config: dict) -> bool:
+                ok = trainable.reset_config(new_config)
+                if ok:
+                    trainable.config = new_config
+                    trainable._progress.reset_since_restore()
+                return ok
+
+            while True:
+                result = trainable.train()
+                self._send(P.RESULT, trial_id, result, None)
+                command = self._wait_command(trial_id, trainable.save, trainable.restore, reset)
+                if command == P.STOP:
+                    return
+        finally:
+            try:
+                trainable.stop()
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+
+    def _run_function(self, fn: Any, payload: dict) -> None:
+        from tunelab.trainable import session as session_mod
+        from tunelab.trainable.checkpoint import Checkpoint
+        from tunelab.trainable.progress_state import ProgressState
+        from tunelab.trainable.trainable import find_checkpoint_dir, read_checkpoint_metadata
+
+        trial_id = payload["trial_id"]
+        progress = ProgressState(trial_id)
+        checkpoint = None
+        if payload.get("restore_path"):
+            checkpoint_dir = find_checkpoint_dir(payload["restore_path"])
+            progress.load_metadata(read_checkpoint_metadata(checkpoint_dir))
+            checkpoint = Checkpoint.from_directory(checkpoint_dir)
+
+        holder: dict = {}
+
+        def send_result(result: dict, checkpoint_path: str | None) -> str:
+            self._send(P.RESULT, trial_id, result, checkpoint_path)
+            command = self._wait_command(trial_id, lambda: holder["session"].latest_checkpoint_path)
+            return command
+
+        session = session_mod.Session(send_result, payload["config"], payload["logdir"], progress, checkpoint)
+        holder["session"] = session
+        session_mod.set_session(session)
+        try:
+            returned = _call_function(fn, payload["config"], session)
+        except session_mod.StopTrial:
+            return
+        finally:
+            session_mod.set_session(None)
+        if isinstance(returned, dict):
+            try:
+                session.report(returned)
+            except session_mod.StopTrial:
+                return
+        if not session.reported:
+            from tunelab.error import TuneError
+
+            raise TuneError("Trial finished without reporting result! Call reporter(...) or tunelab.report(...) at least once.")
+        self._send(P.FINISHED, trial_id)
+
+
+def _call_function(fn: Any, config: dict, session: Any) -> Any:
+    from tunelab.trainable.session import Reporter
+
+    if _wants_reporter(fn):
+        return fn(config, Reporter(session))
+    return fn(config)
+
+
+def _wants_reporter(fn: Any) -> bool:
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 2
+
+
+class _Exit(BaseException):
+    """The driver asked this worker to exit while a trial was running."""
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the driver dies, so no worker outlives a killed experiment."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str]) -> None:
+    _die_with_parent()
+    fd = int(argv[1])
+    conn = Connection(fd)
+    os.environ["TUNELAB_WORKER"] = "1"
+    try:
+        _Worker(conn).serve()
+    except (_Exit, KeyboardInterrupt):
+        pass
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,69 @@
+"""Trial folders: creation, error files and checkpoint retention."""
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+from tunelab.trainable.checkpoint import Checkpoint
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+
+def ensure_logdir(trial: "Trial") -> str:
+    """Create the trial's folder `<experiment dir>/<name>_<id>` once and return it."""
+    if trial.logdir is None:
+        trial.logdir = os.path.join(trial.local_dir or os.getcwd(), trial.dirname())
+    os.makedirs(trial.logdir, exist_ok=True)
+    return trial.logdir
+
+
+def write_error(trial: "Trial", text: str) -> str:
+    """Append a failure's traceback to `<logdir>/error.txt` (every failure is kept) and return the path."""
+    logdir = ensure_logdir(trial)
+    path = os.path.join(logdir, "error.txt")
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    with open(path, "a") as f:
+        f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{text.rstrip()}\n\n")
+    trial.error_file = path
+    trial.error_msg = text.strip().splitlines()[-1] if text.strip() else text
+    return path
+
+
+class CheckpointKeeper:
+    """Keeps a trial's newest checkpoint always, and the best `keep` ones by `score_attr` (prefix
+    `min-` to minimise); deletes the rest from disk."""
+
+    def __init__(self, keep: int | None, score_attr: str | None):
+        self.keep = keep
+        self.score_attr = score_attr or "training_iteration"
+        self.mode_min = self.score_attr.startswith("min-")
+        if self.mode_min:
+            self.score_attr = self.score_attr[4:]
+        self.kept: list[tuple[float, str]] = []
+
+    def add(self, path: str, result: dict) -> None:
+        if any(p == path for _, p in self.kept):
+            self.kept = [(s, p) for s, p in self.kept if p != path]
+        score = result.get(self.score_attr)
+        if not isinstance(score, (int, float)) or (isinstance(score, float) and math.isnan(score)):
+            score = -math.inf
+        elif self.mode_min:
+            score = -score
+        self.kept.append((float(score), path))
+        if self.keep is None or len(self.kept) <= self.keep:
+            return
+        best = sorted(self.kept, key=lambda sp: sp[0], reverse=True)[: self.keep]
+        survivors = {p for _, p in best} | {path}
+        for _, old in self.kept:
+            if old not in survivors:
+                shutil.rmtree(old, ignore_errors=True)
+        self.kept = [(s, p) for s, p in self.kept if p in survivors]
+
+    def best(self) -> Checkpoint | None:
+        if not self.kept:
+            return None
+        return Checkpoint.from_directory(max(self.kept, key=lambda sp: sp[0])[1])
