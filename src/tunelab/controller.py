@@ -7,7 +7,7 @@ also the `runner` that schedulers see (`get_trials`, `has_resources`, `stop_tria
 from __future__ import annotations
 
 import logging
-import queue
+from collections import deque
 import time
 from typing import Any, Callable
 
@@ -41,6 +41,7 @@ class _TrialExecutorView:
     def unpause_trial(self, trial: Trial) -> None:
         if trial.status == Trial.PAUSED:
             trial.status = Trial.PENDING
+            self._controller._changed = True
 
     def stop_trial(self, trial: Trial, error: bool = False, error_msg: str | None = None) -> None:
         self._controller.stop_trial(trial)
@@ -72,7 +73,7 @@ class Controller:
         self.max_concurrent_trials = max_concurrent_trials
         self.time_budget_s = time_budget_s
         self.trial_executor = _TrialExecutorView(self)
-        self.commands: "queue.Queue[Callable[[], Any]]" = queue.Queue()
+        self.commands: deque[Callable[[], Any]] = deque()  # from other threads (server): run in the loop
         self._status_printer = status_printer
         self._status_interval_s = status_interval_s
         self._trials: list[Trial] = []
@@ -89,6 +90,7 @@ class Controller:
         self._stopped_all = False
         self._last_resources = None
         self._stall_since: float | None = None
+        self._changed = True
 
     # -- the runner surface (schedulers, searchers, server) ----------------------------------------
     def get_trials(self) -> list[Trial]:
@@ -113,6 +115,7 @@ class Controller:
         """Track a new trial (PENDING); one that can never fit the machine fails at once."""
         self._trials.append(trial)
         self._live[trial.trial_id] = trial
+        self._changed = True
         self._last_resources = trial.resources
         problem = self.executor.never_fits(trial.resources)
         if problem:
@@ -142,6 +145,7 @@ class Controller:
         """Pause a PENDING trial, or the trial whose result is being processed (after its decision)."""
         if trial.status == Trial.PENDING:
             trial.status = Trial.PAUSED
+            self._changed = True
         elif trial is self._current:
             self._pause_current = True
         elif trial.status == Trial.RUNNING:
@@ -161,6 +165,7 @@ class Controller:
             self._exploits[trial.trial_id] = (new_config, new_tag, checkpoint)
         else:
             trial.config, trial.experiment_tag, trial.checkpoint = new_config, new_tag, checkpoint
+            self._changed = True
 
     def is_finished(self) -> bool:
         return not self._live and (self._stopped_all or self.search_alg.is_finished())
@@ -183,16 +188,24 @@ class Controller:
         """Refill trials, start what fits, then process the next batch of executor events."""
         if self.is_finished():
             raise TuneError("step() called but every trial has finished")
+        if self._running == 0:
+            self._changed = True
         self._iteration += 1
-        self._run_commands()
+        if self.commands:
+            self._run_commands()
         self._check_global_stop()
-        self._fill_trials()
-        started = self._start_trials()
+        started = 0
+        if self._changed:  # only a finished, paused or added trial can let another one start
+            self._changed = False
+            self._fill_trials()
+            started = self._start_trials()
         timeout = 0.0 if started else self._wait_timeout()
         for event in self.executor.get_events(timeout):
             self._process_event(event)
-        if self._running == 0 and not started and not self.is_finished():
-            self._handle_idle()
+        if self._running == 0 and not self.is_finished():
+            self._fill_trials()
+            if not self._start_trials():
+                self._handle_idle()
         else:
             self._stall_since = None
         if self._status_printer is not None and time.monotonic() >= self._next_status:
@@ -327,12 +340,14 @@ class Controller:
     def _release(self, trial: Trial, status: str) -> None:
         self.executor.stop_trial(trial)
         self._running -= 1
+        self._changed = True
         if status in (Trial.TERMINATED, Trial.ERROR):
             self._end(trial, status)
         else:
             trial.status = status
 
     def _end(self, trial: Trial, status: str) -> None:
+        self._changed = True
         trial.status = status
         self._live.pop(trial.trial_id, None)
         keeper = self._keepers.pop(trial.trial_id, None)
@@ -354,6 +369,7 @@ class Controller:
 
     def _on_failure(self, trial: Trial, text: str, released: bool = False) -> None:
         trial.num_failures += 1
+        self._changed = True
         write_error(trial, text)
         if trial.status == Trial.RUNNING:
             if not released:
@@ -383,12 +399,8 @@ class Controller:
 
     # -- experiment-wide events --------------------------------------------------------------------
     def _run_commands(self) -> None:
-        while True:
-            try:
-                command = self.commands.get_nowait()
-            except queue.Empty:
-                return
-            command()
+        while self.commands:
+            self.commands.popleft()()
 
     def _check_global_stop(self) -> None:
         if self._stopped_all:

@@ -106,7 +106,7 @@ class _FunctionWithParameters:
 
         self.fn = fn
         self.handles = handles
-        self.wants_reporter = _wants_reporter(fn)
+        self.wants_reporter = _wants_reporter(fn, tuple(handles))
         functools.update_wrapper(self, fn)
         self.__wrapped_trainable__ = fn
 

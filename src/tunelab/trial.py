@@ -115,10 +115,11 @@ class Trial:
     def __repr__(self) -> str:
         return str(self)
 
-    def dirname(self) -> str:
-        """A safe, bounded folder name: `<name>_<trial_id>` with the name cut to MAX_LEN_IDENTIFIER."""
-        name = _UNSAFE_PATH_CHARS.sub("_", str(self))[:MAX_LEN_IDENTIFIER]
-        return f"{name}_{self.trial_id}"
+    def dirname(self, max_len: int = MAX_LEN_IDENTIFIER + 20) -> str:
+        """A safe folder name `<name>_<trial_id>` of at most `max_len` characters (the id is never cut)."""
+        suffix = f"_{self.trial_id}"
+        room = max(8, min(MAX_LEN_IDENTIFIER, max_len - len(suffix)))
+        return _UNSAFE_PATH_CHARS.sub("_", str(self))[:room] + suffix
 
     def progress_string(self) -> str:
         """The seed's one-line status: `STATUS [pid=P], 12 s, 3 iter, 300 ts, 0.95 acc`."""

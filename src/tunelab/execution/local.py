@@ -6,11 +6,12 @@ import socket
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection, wait
+import selectors
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
+from tunelab.execution.channel import Channel
 from tunelab.execution.executor import Event, Executor
 from tunelab.execution.resources import ResourcePool, detect_num_cpus, detect_num_gpus
 from tunelab.registry import trainable_blob
@@ -49,7 +50,7 @@ class _Worker:
             pass_fds=(child.fileno(),), env=env, close_fds=True,
         )
         child.close()
-        self.conn = Connection(parent.detach())
+        self.conn = Channel(parent)
 
     def describe_exit(self) -> str:
         try:
@@ -91,7 +92,7 @@ class LocalExecutor(Executor):
         )
         self._workers: list[_Worker] = []
         self._by_trial: dict[str, _Worker] = {}
-        self._by_conn: dict[Any, _Worker] = {}
+        self._selector = selectors.DefaultSelector()
         self.max_idle_workers = max(2, int(self.pool.total_cpu) + 1)
 
     # -- resources ---------------------------------------------------------------------------------
@@ -172,26 +173,30 @@ class LocalExecutor(Executor):
                 time.sleep(min(timeout, 0.05))
             return []
         events: list[Event] = []
-        for conn in wait(list(self._by_conn), timeout):
-            worker = self._by_conn.get(conn)
-            if worker is None:
+        for worker in self._workers:
+            if worker.conn.buffered():  # left over from a synchronous call: no socket event will come
+                for message in worker.conn.drain():
+                    event = self._accept(worker, message)
+                    if event is not None:
+                        events.append(event)
+        if events:
+            return events
+        for key, _ in self._selector.select(timeout):
+            worker = key.data
+            try:
+                messages = worker.conn.read_available()
+            except EOFError:
+                trial = worker.trial
+                why = worker.describe_exit()
+                self._discard_worker(worker)
+                if trial is not None:
+                    events.append(Event(trial, P.ERROR, (f"WorkerDied: the worker process (pid {worker.proc.pid}) "
+                                                        f"running trial {trial} died: {why}.\n",)))
                 continue
-            while True:
-                try:
-                    message = conn.recv()
-                except (EOFError, OSError):
-                    trial = worker.trial
-                    why = worker.describe_exit()
-                    self._discard_worker(worker)
-                    if trial is not None:
-                        events.append(Event(trial, P.ERROR, (f"WorkerDied: the worker process (pid {worker.proc.pid}) "
-                                                            f"running trial {trial} died: {why}.\n",)))
-                    break
+            for message in messages:
                 event = self._accept(worker, message)
                 if event is not None:
                     events.append(event)
-                if not conn.poll():
-                    break
         return events
 
     def shutdown(self) -> None:
@@ -208,7 +213,6 @@ class LocalExecutor(Executor):
                 pass
             worker.kill()
         self._workers.clear()
-        self._by_conn.clear()
         self._by_trial.clear()
 
     # -- internals ---------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ class LocalExecutor(Executor):
         while True:
             try:
                 message = worker.conn.recv()
-            except (EOFError, OSError):
+            except EOFError:
                 why = worker.describe_exit()
                 self._discard_worker(worker)
                 self._release(trial)
@@ -266,7 +270,7 @@ class LocalExecutor(Executor):
             self._discard_worker(idle[0])
         worker = _Worker(signature)
         self._workers.append(worker)
-        self._by_conn[worker.conn] = worker
+        self._selector.register(worker.conn, selectors.EVENT_READ, worker)
         return worker
 
     def _discard_worker(self, worker: _Worker) -> None:
@@ -274,5 +278,5 @@ class LocalExecutor(Executor):
             self._release(worker.trial)
         if worker in self._workers:
             self._workers.remove(worker)
-        self._by_conn.pop(worker.conn, None)
+            self._selector.unregister(worker.conn)
         worker.kill()

@@ -9,14 +9,14 @@ import inspect
 import os
 import sys
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 from tunelab.execution import protocol as P
+from tunelab.execution.channel import Channel
 
 
 class _Worker:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Channel):
         self.conn = conn
         self.trainables: dict[str, Any] = {}
 
@@ -187,10 +187,12 @@ def _call_function(fn: Any, config: dict, session: Any) -> Any:
     return fn(config)
 
 
-def _wants_reporter(fn: Any) -> bool:
+def _wants_reporter(fn: Any, bound: tuple = ()) -> bool:
+    """True for the seed's `f(config, reporter)`; False for `f(config)` (names in `bound` are passed by keyword)."""
     try:
         params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+                  and p.name not in bound]
     except (TypeError, ValueError):
         return True
     return len(params) >= 2
@@ -214,8 +216,12 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> None:
     _die_with_parent()
+    import socket
+
     fd = int(argv[1])
-    conn = Connection(fd)
+    if os.getppid() == 1:  # the driver died before we could ask to die with it
+        return
+    conn = Channel(socket.socket(fileno=fd))
     os.environ["TUNELAB_WORKER"] = "1"
     try:
         _Worker(conn).serve()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from tunelab.trainable.checkpoint import Checkpoint
 
+MAX_LOGDIR_LEN = 200
+
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
 def ensure_logdir(trial: "Trial") -> str:
     """Create the trial's folder `<experiment dir>/<name>_<id>` once and return it."""
     if trial.logdir is None:
-        trial.logdir = os.path.join(trial.local_dir or os.getcwd(), trial.dirname())
+        parent = trial.local_dir or os.getcwd()
+        trial.logdir = os.path.join(parent, trial.dirname(MAX_LOGDIR_LEN - len(parent) - 1))
     os.makedirs(trial.logdir, exist_ok=True)
     return trial.logdir
 

@@ -1,0 +1,235 @@
+"""tunelab's framework overhead, as medians over repeats, each workload in a fresh process.
+
+    python benchmarks/overhead.py            # tunelab only
+    python benchmarks/overhead.py --peers    # also Ray Tune and Optuna when installed, with ratios
+    python benchmarks/overhead.py --quick    # fewer repeats and smaller workloads
+
+Figures: import time; process start to first result of a one-trial experiment; per-report overhead (one
+trial reporting 20,000 results, timed inside the trial between its first and last report); per-trial
+overhead (1,000 trivial trials on 2 CPUs); 10,000 trivial trials (wall time and driver peak RSS).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.abspath(__file__)
+
+
+# -- workloads (each runs in its own process; prints one JSON line) ---------------------------------
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def w_import(_: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    import tunelab  # noqa: F401
+
+    return {"seconds": time.perf_counter() - start}
+
+
+def w_first_result(args: argparse.Namespace) -> dict:
+    import tunelab as tune
+
+    class FirstResult(tune.Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if "first" not in found:
+                found["first"] = time.time()
+
+    found: dict = {}
+
+    def trivial(config):
+        tune.report(x=1)
+
+    tune.run(trivial, verbose=0, callbacks=[FirstResult()], local_dir=args.dir)
+    return {"first_result_at": found["first"]}
+
+
+def w_per_report(args: argparse.Namespace) -> dict:
+    import tunelab as tune
+
+    n = args.n
+
+    def reporter_loop(config):
+        import time
+
+        first = None
+        for i in range(n):
+            if i == 1:
+                first = time.perf_counter()
+            tune.report(i=i)
+            if i == n - 1:
+                tune.report(i=i, span=time.perf_counter() - first)
+
+    analysis = tune.run(reporter_loop, verbose=0, local_dir=args.dir)
+    result = analysis.trials[0].last_result
+    return {"us_per_report": result["span"] / (n - 1) * 1e6, "reports": result["training_iteration"]}
+
+
+def w_per_trial(args: argparse.Namespace) -> dict:
+    import tunelab as tune
+
+    tune.init(num_cpus=2)
+
+    def trivial(config):
+        tune.report(x=config["i"])
+
+    start = time.perf_counter()
+    analysis = tune.run(trivial, config={"i": tune.grid_search(list(range(args.n)))}, verbose=0, local_dir=args.dir)
+    wall = time.perf_counter() - start
+    assert len(analysis.trials) == args.n and all(t.status == "TERMINATED" for t in analysis.trials)
+    return {"ms_per_trial": wall / args.n * 1e3, "wall_s": wall, "peak_rss_mb": _peak_rss_mb()}
+
+
+def w_ray_per_trial(args: argparse.Namespace) -> dict:
+    import ray
+    from ray import tune
+
+    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+
+    def trivial(config):
+        tune.report({"x": config["i"]})
+
+    start = time.perf_counter()
+    tune.run(trivial, config={"i": tune.grid_search(list(range(args.n)))}, verbose=0, storage_path=args.dir)
+    return {"ms_per_trial": (time.perf_counter() - start) / args.n * 1e3}
+
+
+def w_ray_per_report(args: argparse.Namespace) -> dict:
+    import ray
+    from ray import tune
+
+    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
+    n = args.n
+
+    def loop(config):
+        start = time.perf_counter()
+        for i in range(n):
+            tune.report({"i": i, "span": time.perf_counter() - start})
+
+    analysis = tune.run(loop, verbose=0, storage_path=args.dir)
+    return {"us_per_report": analysis.trials[0].last_result["span"] / n * 1e6}
+
+
+def w_optuna(args: argparse.Namespace) -> dict:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    start = time.perf_counter()
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=args.n)
+    per_trial = (time.perf_counter() - start) / args.n * 1e3
+
+    def reporting(trial):
+        for i in range(args.reports):
+            trial.report(float(i), i)
+        return 0.0
+
+    study = optuna.create_study()
+    start = time.perf_counter()
+    study.optimize(reporting, n_trials=1)
+    return {"ms_per_trial": per_trial, "us_per_report": (time.perf_counter() - start) / args.reports * 1e6}
+
+
+WORKLOADS = {name[2:]: fn for name, fn in globals().items() if name.startswith("w_")}
+
+
+# -- driver -----------------------------------------------------------------------------------------
+def run_workload(name: str, *extra: str, env: dict | None = None) -> tuple[dict, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        launched = time.time()
+        out = subprocess.run([sys.executable, HERE, "--workload", name, "--dir", tmp, *extra],
+                             capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"workload {name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1]), launched
+
+
+def median_of(repeats: int, fn) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peers", action="store_true", help="also run Ray Tune and Optuna when installed")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller workloads")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--reports", type=int, default=20000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.workload:
+        print(json.dumps(WORKLOADS[args.workload](args)))
+        return
+
+    repeats = 3 if args.quick else 5
+    reports = 5000 if args.quick else 20000
+    trials = 300 if args.quick else 1000
+    many = 2000 if args.quick else 10000
+    rows: list[tuple[str, str, str]] = []
+
+    def show(label: str, value: str, peer: str = "") -> None:
+        rows.append((label, value, peer))
+        print(f"{label:<48} {value:>14}  {peer}", flush=True)
+
+    print(f"tunelab overhead on {os.cpu_count()} CPUs, medians of {repeats} runs (python {sys.version.split()[0]})")
+    imp = median_of(repeats, lambda: run_workload("import")[0]["seconds"])
+    show("import tunelab", f"{imp * 1e3:.0f} ms")
+
+    def first() -> float:
+        data, launched = run_workload("first_result")
+        return data["first_result_at"] - launched
+
+    first_s = median_of(repeats, first)
+    show("process start -> first result (1 trial)", f"{first_s:.2f} s", "Ray Tune 2.60 here: ~10 s")
+
+    per_report = median_of(repeats, lambda: run_workload("per_report", "--n", str(reports))[0]["us_per_report"])
+    per_report_bare = median_of(repeats, lambda: run_workload(
+        "per_report", "--n", str(reports), env={"TUNELAB_DISABLE_AUTO_LOGGERS": "1"})[0]["us_per_report"])
+    show(f"per-report overhead ({reports} reports, default loggers)", f"{per_report:.0f} us", "Ray Tune 2.60 here: 4,655 us")
+    show("per-report overhead (loggers off)", f"{per_report_bare:.0f} us")
+
+    per_trial_runs = [run_workload("per_trial", "--n", str(trials))[0] for _ in range(max(1, repeats - 2))]
+    per_trial = statistics.median(r["ms_per_trial"] for r in per_trial_runs)
+    show(f"per-trial overhead ({trials} trivial trials, 2 CPUs)", f"{per_trial:.2f} ms", "Ray Tune 2.60 here: 1,794 ms")
+
+    big = run_workload("per_trial", "--n", str(many))[0]
+    show(f"{many} trivial trials: wall time", f"{big['wall_s']:.1f} s")
+    show(f"{many} trivial trials: driver peak RSS", f"{big['peak_rss_mb']:.0f} MB")
+
+    if args.peers:
+        print("\npeers (same workloads):")
+        if have("ray"):
+            ray_trial = run_workload("ray_per_trial", "--n", "50")[0]["ms_per_trial"]
+            show("Ray Tune per-trial overhead (50 trials)", f"{ray_trial:.0f} ms", f"ratio Ray/tunelab = {ray_trial / per_trial:.0f}x")
+            ray_report = run_workload("ray_per_report", "--n", "2000")[0]["us_per_report"]
+            show("Ray Tune per-report overhead (2,000 reports)", f"{ray_report:.0f} us",
+                 f"ratio Ray/tunelab = {ray_report / per_report:.0f}x")
+        else:
+            print("  ray not installed: using the figures measured on this machine kind (see the brief)")
+            show("ratio Ray Tune/tunelab per report", f"{4655 / per_report:.0f}x")
+            show("ratio Ray Tune/tunelab per trial", f"{1794 / per_trial:.0f}x")
+        if have("optuna"):
+            opt = run_workload("optuna", "--n", str(trials), "--reports", str(reports))[0]
+            show("Optuna in-process per-trial (no isolation)", f"{opt['ms_per_trial']:.2f} ms",
+                 f"tunelab/Optuna = {per_trial / opt['ms_per_trial']:.1f}x")
+            show("Optuna in-process trial.report()", f"{opt['us_per_report']:.0f} us",
+                 f"tunelab/Optuna = {per_report / opt['us_per_report']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
