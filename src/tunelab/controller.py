@@ -304,8 +304,16 @@ class Controller:
                 raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
                                 "allowed: CONTINUE, PAUSE, STOP")
             trial.update_last_result(result, terminate=decision == STOP)
-            self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
-            self._apply_decision(trial, decision)
+            if decision == CONTINUE and trial.trial_id not in self._exploits:
+                try:  # reply first: the worker computes its next step while the loggers write
+                    if trial.should_checkpoint():
+                        self._save(trial)
+                    self.executor.continue_trial(trial)
+                finally:
+                    self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+            else:
+                self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+                self._apply_decision(trial, decision)
         except _TRIAL_FAILURES as exc:
             self._on_failure(trial, str(exc))
         finally:

@@ -8,6 +8,9 @@ from tunelab.error import TuneError
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
+#: the metric schedulers optimise when given neither `metric=` nor `reward_attr=` (the seed's default)
+DEFAULT_METRIC = "episode_reward_mean"
+
 
 class TrialScheduler:
     """Decides, for each result, whether a trial goes on (CONTINUE), frees its resources and may come
@@ -26,8 +29,12 @@ class TrialScheduler:
     needs_checkpoints = False
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
-        """Take the experiment-wide metric/mode if the scheduler was built without them."""
-        return True
+        """Take the experiment-wide metric/mode if the scheduler was built without them.
+
+        Returns False when the scheduler was built with a different metric or mode.
+        """
+        objective = getattr(self, "_objective", None)
+        return True if objective is None else objective.adopt(metric, mode)
 
     def on_trial_add(self, runner: Any, trial: "Trial") -> None:
         """A new trial was added (PENDING)."""
@@ -52,9 +59,8 @@ class TrialScheduler:
         """
         from tunelab.trial import Trial
 
-        trials = runner.live_trials() if hasattr(runner, "live_trials") else runner.get_trials()
         paused = None
-        for trial in trials:
+        for trial in self._live_trials(runner):
             if trial.status == Trial.PENDING:
                 if runner.has_resources(trial.resources):
                     return trial
@@ -65,12 +71,98 @@ class TrialScheduler:
     def debug_string(self) -> str:
         return ""
 
+    def save_state(self) -> dict:
+        """A picklable snapshot of the scheduler's bookkeeping (trials named by `trial_id`), for resume."""
+        return {}
+
+    def restore_state(self, state: dict, trials_by_id: dict[str, "Trial"]) -> None:
+        """Continue from a `save_state()` snapshot; `trials_by_id` maps ids back to the resumed trials."""
+
     # helpers shared by implementations --------------------------------------------------------------
     @staticmethod
     def _resolve_mode(mode: str | None) -> str | None:
         if mode not in (None, "min", "max"):
             raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
         return mode
+
+    @staticmethod
+    def _live_trials(runner: Any) -> list["Trial"]:
+        """The runner's unfinished trials (`live_trials()` where the runner has it, else all trials)."""
+        return runner.live_trials() if hasattr(runner, "live_trials") else runner.get_trials()
+
+
+class Objective:
+    """The metric a scheduler optimises and its direction, turned into a score where higher is better.
+
+    `metric=`/`mode=` are the modern arguments; the seed's `reward_attr=` names a metric that is always
+    maximised. With none of them the seed default `episode_reward_mean` (max) applies until
+    `adopt()` (from `tunelab.run(metric=, mode=)`) supplies one.
+    """
+
+    def __init__(self, owner: str, metric: str | None = None, mode: str | None = None,
+                 reward_attr: str | None = None):
+        self._owner = owner
+        mode = TrialScheduler._resolve_mode(mode)
+        if reward_attr is not None:
+            if metric is not None and metric != reward_attr:
+                raise TuneError(f"{owner}: got metric={metric!r} and reward_attr={reward_attr!r}; pass only "
+                                "metric= (with mode=) or the seed's reward_attr= (always maximised)")
+            if mode == "min":
+                raise TuneError(f"{owner}: reward_attr={reward_attr!r} is always maximised, got mode='min'; "
+                                "use metric= with mode='min' instead")
+            metric, mode = reward_attr, "max"
+        self._metric, self._mode = metric, mode
+
+    @property
+    def metric(self) -> str:
+        return self._metric or DEFAULT_METRIC
+
+    @property
+    def mode(self) -> str:
+        return self._mode or "max"
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.mode == "max" else -1.0
+
+    def adopt(self, metric: str | None, mode: str | None) -> bool:
+        """Fill in the experiment-wide metric/mode; False if they contradict the scheduler's own."""
+        mode = TrialScheduler._resolve_mode(mode)
+        if (metric is not None and self._metric not in (None, metric)) or (
+                mode is not None and self._mode not in (None, mode)):
+            return False
+        self._metric = metric or self._metric
+        self._mode = mode or self._mode
+        return True
+
+    def score(self, result: dict) -> float | None:
+        """The result's score (higher is better), or None when the metric is missing."""
+        value = result.get(self.metric)
+        if value is None:
+            return None
+        try:
+            return self.sign * float(value)
+        except (TypeError, ValueError):
+            raise TuneError(f"{self._owner}: metric {self.metric!r} must be a number, got {value!r}") from None
+
+    def read(self, trial: "Trial", result: dict, time_attr: str, strict: bool | None = None) -> tuple[float, float] | None:
+        """`(time, score)` of a result, or None when either is missing.
+
+        A missing value raises TuneError (listing the keys the trial did report) when `strict`, or by
+        default (`strict=None`) only on a trial's first result: a typo should fail fast, while a trainable
+        may legitimately report other things in between.
+        """
+        time, score = result.get(time_attr), self.score(result)
+        if time is not None and score is not None:
+            return float(time), score
+        first = not getattr(trial, "last_result", None)
+        if strict or (strict is None and first):
+            missing = [key for key in (self.metric, time_attr) if result.get(key) is None]
+            raise TuneError(
+                f"{self._owner} needs {' and '.join(repr(k) for k in missing)} in every result, but trial {trial} "
+                f"reported only {sorted(result)}. Report it, or pass the scheduler a metric= / time_attr= "
+                "that the trainable reports.")
+        return None
 
 
 class FIFOScheduler(TrialScheduler):

@@ -1,6 +1,18 @@
-"""Search algorithms: where trial configs come from."""
+"""Search algorithms: where trial configs come from.
+
+`HyperOptSearch` and `OptunaSearch` import their libraries only when built.
+"""
 from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.domains import function, grid_search, sample_from
+from tunelab.suggest.hyperopt import HyperOptSearch
+from tunelab.suggest.limiter import ConcurrencyLimiter
+from tunelab.suggest.optuna import OptunaSearch
+from tunelab.suggest.repeater import Repeater
 from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.searcher import SearchGenerator, Searcher, SuggestionAlgorithm, to_search_algorithm
 
-__all__ = ["SearchAlgorithm", "BasicVariantGenerator", "grid_search", "function", "sample_from"]
+__all__ = [
+    "SearchAlgorithm", "BasicVariantGenerator", "grid_search", "function", "sample_from",
+    "Searcher", "SearchGenerator", "SuggestionAlgorithm", "ConcurrencyLimiter", "Repeater",
+    "HyperOptSearch", "OptunaSearch", "to_search_algorithm",
+]

@@ -1,0 +1,106 @@
+"""`CSVLoggerCallback`: `progress.csv`, one row per result, nested keys flattened as `a/b`.
+
+The header comes from the first result. A later result with new keys extends it by rewriting the file
+once (the seed raised instead); the common path stays one `writerow` and one flush. The config is left
+out: it is in `params.json`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import IO, TYPE_CHECKING, Any
+
+from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
+from tunelab.loggers.encoding import flatten_dict
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+PROGRESS_FILE = "progress.csv"
+_EXCLUDE = frozenset({"config"})
+
+
+class _CsvFile:
+    """An open progress.csv with its current header."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fields: list[str] = _read_header(path)
+        self.fieldset = set(self.fields)
+        self.file: IO[str] = open(path, "a", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.file)
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.fieldset.issuperset(row):
+            self._extend([key for key in row if key not in self.fieldset])
+        self.writer.writerow([row.get(key, "") for key in self.fields])
+        self.file.flush()
+
+    def _extend(self, new_fields: list[str]) -> None:
+        """Add columns: the first header is just written; a wider one rewrites the file once (rows
+        padded with empty cells)."""
+        if not self.fields:
+            self.fields, self.fieldset = new_fields, set(new_fields)
+            self.writer.writerow(new_fields)
+            return
+        self.file.close()
+        _, rows = _read_csv(self.path)
+        self.fields += new_fields
+        self.fieldset.update(new_fields)
+        width = len(self.fields)
+        _write_csv(self.path, self.fields, [row + [""] * (width - len(row)) for row in rows])
+        self.file = open(self.path, "a", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.file)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class CSVLoggerCallback(TrialFileLogger[_CsvFile]):
+    """Writes every result of every trial as one row of `<logdir>/progress.csv` (VisKit reads it)."""
+
+    def _open(self, trial: "Trial") -> _CsvFile:
+        return _CsvFile(os.path.join(trial.logdir, PROGRESS_FILE))  # type: ignore[arg-type]
+
+    def on_trial_result(
+        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+    ) -> None:
+        handle = self._handle(trial)
+        if handle is not None:
+            handle.write(flatten_dict(result, exclude=_EXCLUDE))
+
+    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+        super().on_trial_restore(trial, iteration)
+        path = os.path.join(trial.logdir or "", PROGRESS_FILE)
+        if not trial.logdir or not os.path.exists(path):
+            return
+        header, rows = _read_csv(path)
+        if "training_iteration" in header:
+            col = header.index("training_iteration")
+            rows = [row for row in rows if keep_iteration(row[col] if col < len(row) else None, iteration)]
+        _write_csv(path, header, rows)
+
+
+def _read_header(path: str) -> list[str]:
+    """The header of an existing CSV file, or [] when there is none yet."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def _read_csv(path: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a CSV file (both empty for an empty file)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _write_csv(path: str, header: list[str], rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if header:
+        writer.writerow(header)
+    writer.writerows(rows)
+    rewrite_atomically(path, [buffer.getvalue()])

@@ -1,0 +1,77 @@
+"""`JsonLoggerCallback`: `params.json` (the trial's config) and `result.json` (one JSON line per result)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import IO, TYPE_CHECKING, Any
+
+from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
+from tunelab.loggers.encoding import dumps_params, dumps_result
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+RESULT_FILE = "result.json"
+PARAMS_FILE = "params.json"
+
+
+class JsonLoggerCallback(TrialFileLogger[IO[str]]):
+    """Writes every result of every trial as one line of `<logdir>/result.json`, flushed at once, and
+    the trial's config to `<logdir>/params.json` when it starts and whenever its config object changes
+    (a PBT exploit replaces it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._configs: dict[str, tuple[Any, str]] = {}  # trial_id -> (config object, params text)
+
+    def _open(self, trial: "Trial") -> IO[str]:
+        return open(os.path.join(trial.logdir, RESULT_FILE), "a", encoding="utf-8")  # type: ignore[arg-type]
+
+    def _forget(self, trial: "Trial") -> None:
+        self._configs.pop(trial.trial_id, None)
+
+    def _write_params(self, trial: "Trial") -> None:
+        """(Re)write params.json unless the same config was already written."""
+        if not trial.logdir:
+            return
+        text = dumps_params(trial.config)
+        seen = self._configs.get(trial.trial_id)
+        path = os.path.join(trial.logdir, PARAMS_FILE)
+        if seen is None or seen[1] != text or not os.path.exists(path):
+            os.makedirs(trial.logdir, exist_ok=True)
+            rewrite_atomically(path, [text])
+        self._configs[trial.trial_id] = (trial.config, text)
+
+    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        self._write_params(trial)
+
+    def on_trial_result(
+        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+    ) -> None:
+        seen = self._configs.get(trial.trial_id)
+        if seen is None or seen[0] is not trial.config:
+            self._write_params(trial)
+        f = self._handle(trial)
+        if f is not None:
+            f.write(dumps_result(result) + "\n")
+            f.flush()
+
+    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+        super().on_trial_restore(trial, iteration)
+        path = os.path.join(trial.logdir or "", RESULT_FILE)
+        if trial.logdir and os.path.exists(path):
+            rewrite_atomically(path, _lines_up_to(path, iteration))
+
+
+def _lines_up_to(path: str, iteration: int) -> list[str]:
+    """The lines of a result.json whose `training_iteration` is at most `iteration` (torn lines dropped)."""
+    kept = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                result = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(result, dict) or keep_iteration(result.get("training_iteration"), iteration):
+                kept.append(line if line.endswith("\n") else line + "\n")
+    return kept

@@ -1,0 +1,187 @@
+"""`TBXLoggerCallback`: TensorBoard event files in each trial's logdir (needs `tensorboardX`).
+
+Every numeric result value is a scalar `ray/tune/<key>` (nested keys joined with `/`, the seed's tag
+names, so old dashboards keep working) at step `training_iteration`; bookkeeping fields (config, pid,
+dates, ids, host names, `done`) are left out. When the trial ends, its config and its last metrics
+are written as an HParams session in the same run, so TensorBoard's HParams tab compares trials and
+links each metric to its scalar curve.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import time
+import os
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from tunelab.loggers.base import TrialFileLogger
+from tunelab.loggers.encoding import flatten_dict
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+_FILE_COUNTER = itertools.count()
+TAG_PREFIX = "ray/tune/"
+SKIPPED_KEYS = frozenset(
+    {"config", "pid", "timestamp", "date", "trial_id", "experiment_id", "hostname", "node_ip", "done"}
+)
+
+
+def _is_scalar(value: Any) -> bool:
+    """A finite-or-infinite number TensorBoard can plot (bools and NaN are left out)."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and value == value
+    )
+
+
+class TBXLoggerCallback(TrialFileLogger[Any]):
+    """One synchronous TensorBoard event writer per running trial, writing into `trial.logdir`.
+
+    The writer has no background thread (tensorboardX's SummaryWriter has one, and its fight for the GIL
+    with the controller multiplied the per-report latency); events are buffered and flushed every
+    `flush_secs` and when the trial stops. A trial started again
+    gets a new event file in the same folder, which TensorBoard merges into one run. After a restore
+    from iteration k, the new file starts with a purge marker at step k + 1, so TensorBoard drops the
+    scalars logged after the checkpoint instead of showing those steps twice.
+    """
+
+    max_open = 32
+
+    def __init__(self, flush_secs: int = 30):
+        super().__init__()
+        try:
+            with _without_torch():
+                from tensorboardX.event_file_writer import EventsWriter  # noqa: F401 - load it here
+                from tensorboardX.proto.summary_pb2 import Summary
+                from tensorboardX.summary import hparams
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "TBXLoggerCallback needs tensorboardX: pip install 'tunelab[tensorboard]'"
+            ) from e
+        self._summary = Summary
+        self._hparams = hparams
+        self._flush_secs = flush_secs
+        self._last_metrics: dict[str, dict[str, float]] = {}
+        self._purge_steps: dict[str, int] = {}
+
+    def _open(self, trial: "Trial") -> Any:
+        # tensorboardX names event files by the second: this suffix keeps a writer reopened within the
+        # same second from truncating the previous file, and keeps the files sorted in creation order
+        return _EventWriter(
+            trial.logdir,
+            flush_secs=self._flush_secs,
+            purge_step=self._purge_steps.pop(trial.trial_id, None),
+            filename_suffix=f".{time.time_ns()}.{next(_FILE_COUNTER):08d}",
+        )
+
+    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+        super().on_trial_restore(trial, iteration)
+        self._purge_steps[trial.trial_id] = iteration + 1
+
+    def _forget(self, trial: "Trial") -> None:
+        self._last_metrics.pop(trial.trial_id, None)
+        self._purge_steps.pop(trial.trial_id, None)
+
+    def on_trial_result(
+        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+    ) -> None:
+        writer = self._handle(trial)
+        if writer is None:
+            return
+        metrics = {k: float(v) for k, v in flatten_dict(result, exclude=SKIPPED_KEYS).items() if _is_scalar(v)}
+        # one event holding every scalar: far cheaper than one `add_scalar` event per value
+        values = [self._summary.Value(tag=TAG_PREFIX + k, simple_value=v) for k, v in metrics.items()]
+        writer.file_writer.add_summary(self._summary(value=values), result.get("training_iteration"))
+        self._last_metrics[trial.trial_id] = metrics
+
+    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        self._write_hparams(trial)
+        super().on_trial_complete(iteration, trials, trial, **info)
+
+    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        self._write_hparams(trial)
+        super().on_trial_error(iteration, trials, trial, **info)
+
+    def _write_hparams(self, trial: "Trial") -> None:
+        """Record the trial's flattened config (numbers, strings, bools) against its last metrics."""
+        metrics = self._last_metrics.get(trial.trial_id)
+        if not metrics:
+            return
+        writer = self._handle(trial)
+        if writer is None:
+            return
+        params = {k: _hparam_value(v) for k, v in flatten_dict(trial.config or {}).items()}
+        params = {k: v for k, v in params.items() if v is not None}
+        metric_dict = {TAG_PREFIX + k: v for k, v in metrics.items()}
+        for summary in self._hparams(params, metric_dict):
+            writer.file_writer.add_summary(summary)
+
+
+@contextlib.contextmanager
+def _without_torch() -> Iterator[None]:
+    """Import tensorboardX without it importing PyTorch (seconds, and memory, in the driver): its
+    writer module imports torch only to accept tensors, which this logger never passes it."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment] - makes `import torch` raise ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+
+
+class _EventWriter:
+    """A thread-free event file writer: `add_summary` serialises one Event and appends it to a buffered
+    file (flushed every `flush_secs`, and on close)."""
+
+    def __init__(self, logdir: str, flush_secs: float, purge_step: int | None, filename_suffix: str):
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+        self._event_cls = Event
+        self._events = EventsWriter(os.path.join(logdir, "events"), filename_suffix)
+        self._flush_secs = flush_secs
+        self._next_flush = time.monotonic() + flush_secs
+        self.file_writer = self
+        if purge_step is not None:
+            self._events.write_event(Event(step=purge_step, file_version="brain.Event:2", wall_time=time.time()))
+            self._events.write_event(Event(step=purge_step, wall_time=time.time(),
+                                           session_log=SessionLog(status=SessionLog.START)))
+
+    def add_summary(self, summary: Any, global_step: int | None = None) -> None:
+        event = self._event_cls(wall_time=time.time(), summary=summary)
+        if global_step is not None:
+            event.step = int(global_step)
+        self._events.write_event(event)
+        if time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        self._events.flush()
+        self._next_flush = time.monotonic() + self._flush_secs
+
+    def close(self) -> None:
+        self._events.close()
+
+
+def _hparam_value(value: Any) -> bool | int | float | str | None:
+    """A config value as an HParams value, or None when it is not a number, string or bool."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return None
+
+
+def tensorboardx_available() -> bool:
+    """True when tensorboardX can be imported (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboardX") is not None

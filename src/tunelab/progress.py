@@ -1,0 +1,343 @@
+"""The console view of an experiment: the seed's `== Status ==` block and the `ProgressReporter` callback.
+
+`status_text` reproduces the seed's block (states in sorted order, at most `max_trials` trials split
+fairly across states, natural sort by experiment tag). It costs O(n) plus O(n log k) for the k trials
+shown, so it stays cheap with 10,000 trials. `ProgressReporter` prints that block every few seconds, or,
+in a terminal, keeps a live `rich` table with a progress bar; it also prints `Result for <trial>:`
+blocks at verbose >= 2.
+"""
+from __future__ import annotations
+
+import heapq
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, TextIO
+
+from tunelab.callback import Callback
+
+if TYPE_CHECKING:
+    from tunelab.trial import Trial
+
+__all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
+
+MAX_DEBUG_TRIALS = 20
+DEFAULT_METRICS = (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc"))
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+# -- choosing the trials to show ---------------------------------------------------------------------
+class Section(NamedTuple):
+    """The trials of one state to show: `head`, then `hidden` not shown, then `tail`."""
+
+    state: str
+    head: list
+    hidden: int
+    tail: list
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders digit runs as numbers: "2" before "10"."""
+    parts: list = _DIGITS.split(text)
+    for i in range(1, len(parts), 2):
+        parts[i] = int(parts[i])
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].lower()
+    return parts
+
+
+def _fair_limits(counts: dict[str, int], max_trials: int) -> dict[str, int]:
+    """Hand out `max_trials` slots one per state in turn (sorted order) until all are used or shown."""
+    limits = dict.fromkeys(counts, 0)
+    remaining = max_trials
+    while remaining > 0:
+        progressed = False
+        for state in sorted(counts):
+            if remaining and limits[state] < counts[state]:
+                limits[state] += 1
+                remaining -= 1
+                progressed = True
+        if not progressed:
+            break
+    return limits
+
+
+def select_trials(trials: Iterable["Trial"], max_trials: int = MAX_DEBUG_TRIALS) -> list[Section]:
+    """Group trials by state (sorted) and keep at most `max_trials` in all, fairly split across states;
+    a state with more trials than its share shows the head and tail of its naturally sorted trials."""
+    by_state: dict[str, list] = defaultdict(list)
+    for trial in trials:
+        by_state[trial.status].append(trial)
+    limits = _fair_limits({s: len(ts) for s, ts in by_state.items()}, max_trials)
+    sections = []
+    for state in sorted(by_state):
+        group, limit = by_state[state], limits[state]
+        keyed = [(natural_key(t.experiment_tag), i) for i, t in enumerate(group)]
+        if len(group) <= limit:
+            sections.append(Section(state, [group[i] for _, i in sorted(keyed)], 0, []))
+            continue
+        head_n, tail_n = (limit + 1) // 2, limit // 2
+        head = [group[i] for _, i in heapq.nsmallest(head_n, keyed)]
+        tail = [group[i] for _, i in reversed(heapq.nlargest(tail_n, keyed))] if tail_n else []
+        sections.append(Section(state, head, len(group) - head_n - tail_n, tail))
+    return sections
+
+
+# -- the seed's text block ---------------------------------------------------------------------------
+def trial_counts(trials: Iterable["Trial"]) -> str:
+    """`6 (2 RUNNING, 4 TERMINATED)`: the number of trials and how many are in each state."""
+    counts = Counter(t.status for t in trials)
+    per_state = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    return f"{sum(counts.values())} ({per_state})"
+
+
+def status_text(
+    trials: list["Trial"],
+    scheduler_debug: str,
+    resources_used: str,
+    result_dirs: Iterable[str],
+    max_trials: int = MAX_DEBUG_TRIALS,
+) -> str:
+    """The seed's `== Status ==` block. `resources_used` is the text after `Resources requested: `
+    (e.g. `4/8 CPUs, 0/0 GPUs`); one `Result logdir:` line is written per folder in `result_dirs`."""
+    lines = ["== Status =="]
+    if scheduler_debug:
+        lines.append(scheduler_debug)
+    if resources_used:
+        lines.append(f"Resources requested: {resources_used}")
+    lines += [f"Result logdir: {d}" for d in result_dirs]
+    if trials:
+        lines.append(f"Number of trials: {trial_counts(trials)}")
+    for section in select_trials(trials, max_trials):
+        lines.append(f"{section.state} trials:")
+        lines += [f" - {t}:\t{t.progress_string()}" for t in section.head]
+        if section.hidden:
+            lines.append(f"  ... {section.hidden} not shown")
+        lines += [f" - {t}:\t{t.progress_string()}" for t in section.tail]
+    return "\n".join(lines)
+
+
+def pretty_print(result: dict) -> str:
+    """The seed's `Result for` body: YAML of the result without `config` and without None values."""
+    import json
+
+    import yaml
+
+    from tunelab.loggers.encoding import dumps_result
+
+    cleaned = {k: v for k, v in result.items() if k != "config" and v is not None}
+    return yaml.safe_dump(json.loads(dumps_result(cleaned)), default_flow_style=False)
+
+
+def best_trial_line(trials: Iterable["Trial"], metric: str, mode: str) -> str | None:
+    """`Current best trial: <name> with <metric>=<value>`, or None when no trial reported the metric."""
+    from tunelab.analysis import best_by_last_result  # analysis imports this module
+
+    found = best_by_last_result(trials, metric, mode)
+    return f"Current best trial: {found[0]} with {metric}={found[1]:.6g}" if found else None
+
+
+# -- the callback ------------------------------------------------------------------------------------
+class ProgressReporter(Callback):
+    """Shows the experiment's progress on the console.
+
+    The controller calls `report(trials, done, info)` every few seconds and once more at the end with
+    `done=True`; `info` holds `scheduler_debug`, `resources_used`, `result_dirs`, and optionally
+    `total_trials`, `metric`, `mode`. Verbosity: 0 silent, 1 status only, 2 also `Result for <trial>:`
+    at most every `result_interval_s` per trial and always for the final result, 3 every result.
+    In a terminal (or with `live=True`) the status is a live table refreshed at most 4 times a second;
+    otherwise the text block is printed at most every `print_interval_s`.
+    """
+
+    def __init__(
+        self,
+        verbose: int = 1,
+        metric: str | None = None,
+        mode: str | None = None,
+        print_interval_s: float = 5.0,
+        result_interval_s: float = 5.0,
+        max_trials: int = MAX_DEBUG_TRIALS,
+        out: TextIO | None = None,
+        live: bool | None = None,
+    ):
+        self.verbose = verbose
+        self.metric, self.mode = metric, mode
+        self.print_interval_s = print_interval_s
+        self.result_interval_s = result_interval_s
+        self.max_trials = max_trials
+        self._out = out
+        self._live_wanted = live
+        self._info: dict[str, Any] = {}
+        self._last_status = float("-inf")
+        self._last_result_print: dict[str, float] = {}
+        self._view: _LiveView | None = None
+
+    @property
+    def out(self) -> TextIO:
+        return self._out if self._out is not None else sys.stdout
+
+    def _use_live(self) -> bool:
+        if self._live_wanted is not None:
+            return self._live_wanted
+        isatty = getattr(self.out, "isatty", None)
+        return bool(isatty and isatty())
+
+    def _emit(self, text: str) -> None:
+        if self._view is not None:
+            self._view.print(text)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def report(self, trials: list["Trial"], done: bool, info: dict[str, Any]) -> None:
+        """Show the status now if it is due (always when `done`)."""
+        if self.verbose < 1:
+            return
+        self._info = {**info, "metric": info.get("metric") or self.metric, "mode": info.get("mode") or self.mode}
+        if self._use_live():
+            if self._view is None:
+                self._view = _LiveView(self.out, self.max_trials)
+            self._view.update(trials, self._info, force=True)
+            if done:
+                self._stop_view()
+            return
+        now = time.monotonic()
+        if done or now - self._last_status >= self.print_interval_s:
+            self._last_status = now
+            self._emit(
+                status_text(
+                    trials,
+                    info.get("scheduler_debug", ""),
+                    info.get("resources_used", ""),
+                    info.get("result_dirs", ()),
+                    self.max_trials,
+                )
+            )
+
+    def on_trial_result(
+        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+    ) -> None:
+        if self.verbose >= 2:
+            now = time.monotonic()
+            last = self._last_result_print.get(trial.trial_id, float("-inf"))
+            if self.verbose >= 3 or result.get("done") or now - last >= self.result_interval_s:
+                self._last_result_print[trial.trial_id] = now
+                self._emit(f"Result for {trial}:\n{pretty_print(result)}")
+        if self._view is not None:
+            self._view.update(trials, self._info, force=False)
+
+    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        self._last_result_print.pop(trial.trial_id, None)
+
+    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+        self._last_result_print.pop(trial.trial_id, None)
+
+    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+        self._stop_view()
+
+    def _stop_view(self) -> None:
+        if self._view is not None:
+            self._view.stop()
+            self._view = None
+
+
+class _LiveView:
+    """A `rich.live.Live` display: header lines, a table of the shown trials and a progress bar of
+    finished trials (a spinner and `n/?` while the total is unknown)."""
+
+    min_interval_s = 0.25
+
+    def __init__(self, out: TextIO, max_trials: int):
+        from rich.console import Console
+        from rich.live import Live
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._console = Console(file=out)
+        self._max_trials = max_trials
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self._console, auto_refresh=False,
+        )
+        self._task = self._progress.add_task("trials", total=None)
+        self._live = Live(console=self._console, refresh_per_second=4)
+        self._live.start()
+        self._last = float("-inf")
+
+    def print(self, text: str) -> None:
+        self._console.out(text, highlight=False)
+
+    def update(self, trials: list["Trial"], info: dict[str, Any], force: bool) -> None:
+        """Rebuild the display, at most every `min_interval_s` unless `force`."""
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        from rich.console import Group
+
+        finished = sum(1 for t in trials if t.is_finished())
+        self._progress.update(self._task, completed=finished, total=info.get("total_trials"))
+        self._live.update(Group(*self._header(trials, info), self._table(trials, info), self._progress), refresh=force)
+
+    def _header(self, trials: list["Trial"], info: dict[str, Any]) -> list[str]:
+        from rich.text import Text
+
+        lines = [info.get("scheduler_debug", "")]
+        if info.get("resources_used"):
+            lines.append(f"Resources requested: {info['resources_used']}")
+        lines += [f"Result logdir: {d}" for d in info.get("result_dirs", ())]
+        if trials:
+            lines.append(f"Number of trials: {trial_counts(trials)}")
+        if info.get("metric") and info.get("mode") in ("min", "max"):
+            lines.append(best_trial_line(trials, info["metric"], info["mode"]) or "")
+        return [Text(line) for line in lines if line]
+
+    def _table(self, trials: list["Trial"], info: dict[str, Any]) -> Any:
+        from rich.table import Table
+
+        sections = select_trials(trials, self._max_trials)
+        shown = [t for s in sections for t in (*s.head, *s.tail)]
+        if info.get("metric"):
+            metrics = [(info["metric"], info["metric"])]
+        else:
+            metrics = [(k, label) for k, label in DEFAULT_METRICS if any(k in t.last_result for t in shown)]
+        table = Table(show_edge=False, pad_edge=False)
+        for name in ("Trial name", "status", "iter", "total time (s)", *(label for _, label in metrics)):
+            table.add_column(name, justify="left" if name in ("Trial name", "status") else "right")
+        for section in sections:
+            for trial in section.head:
+                table.add_row(*_row(trial, metrics))
+            if section.hidden:
+                table.add_row(f"... {section.hidden} more {section.state}", *[""] * (3 + len(metrics)))
+            for trial in section.tail:
+                table.add_row(*_row(trial, metrics))
+        return table
+
+    def stop(self) -> None:
+        self._live.stop()
+
+
+def _row(trial: "Trial", metrics: list[tuple[str, str]]) -> list[str]:
+    result = trial.last_result
+    time_total = result.get("time_total_s")
+    return [
+        str(trial),
+        trial.status,
+        _fmt(result.get("training_iteration")),
+        f"{time_total:.1f}" if isinstance(time_total, (int, float)) else "",
+        *(_fmt(result.get(key)) for key, _ in metrics),
+    ]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,298 @@
+"""`AsyncHyperBandScheduler` (ASHA): asynchronous successive halving, by stopping or by promotion.
+
+Bracket `s` has rungs at `grace_period * rf^(k+s)` (k = 0, 1, ... while <= max_t). Every trial is put in
+one bracket and its score is recorded at each rung it passes.
+
+- `type="stopping"` (the seed's rule): at the highest rung it has passed and not yet recorded, a trial
+  STOPs if its score is below the `(1 - 1/rf)` quantile of the scores recorded there.
+- `type="promotion"` (the ASHA paper's rule): a trial PAUSEs at each rung; a free worker first promotes
+  (resumes) the best paused trial of the highest rung that ranks in the top `1/rf` of that rung, else starts
+  a new trial. When nothing is pending or running, the top `ceil(n/rf)` of a rung may be promoted (the
+  synchronous rule), and once nothing is promotable the remaining paused trials are stopped, so an
+  experiment with a finite number of trials always ends.
+
+Trials reaching `max_t` STOP (unless `stop_last_trials=False`).
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from typing import Any
+
+from tunelab.error import TuneError
+from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
+from tunelab.trial import Trial
+
+_TYPES = ("stopping", "promotion")
+
+
+class _Rung:
+    """The scores recorded at one milestone: by trial, sorted ascending, and ranked best-first."""
+
+    __slots__ = ("milestone", "recorded", "_values", "_ranking")
+
+    def __init__(self, milestone: float):
+        self.milestone = milestone
+        self.recorded: dict[str, float] = {}
+        self._values: list[float] = []
+        self._ranking: list[tuple[float, int, str]] = []  # (-score, arrival, trial_id)
+
+    def record(self, trial_id: str, score: float) -> None:
+        bisect.insort(self._values, score)
+        bisect.insort(self._ranking, (-score, len(self.recorded), trial_id))
+        self.recorded[trial_id] = score
+
+    def cutoff(self, rf: float) -> float | None:
+        """The `(1 - 1/rf)` quantile of the recorded scores (linear interpolation, as numpy's percentile)."""
+        values = self._values
+        if not values:
+            return None
+        position = (1 - 1 / rf) * (len(values) - 1)
+        low = int(math.floor(position))
+        high = min(low + 1, len(values) - 1)
+        return values[low] + (values[high] - values[low]) * (position - low)
+
+    def top(self, count: int) -> list[str]:
+        """The ids of the `count` best recorded trials, best first."""
+        return [trial_id for _, _, trial_id in self._ranking[:count]]
+
+
+class _Bracket:
+    """The rungs of one bracket, lowest milestone first."""
+
+    def __init__(self, min_t: float, max_t: float, rf: float, s: int):
+        count = int(math.log(max_t / min_t) / math.log(rf) - s + 1 + 1e-9)
+        self.rungs = [_Rung(min_t * rf ** (k + s)) for k in range(max(0, count))]
+
+    def debug_str(self, rf: float, sign: float) -> str:
+        parts = []
+        for rung in reversed(self.rungs):
+            cutoff = rung.cutoff(rf)
+            parts.append(f"Iter {rung.milestone:.3f}: {None if cutoff is None else sign * cutoff}")
+        return "Bracket: " + " | ".join(parts)
+
+
+class AsyncHyperBandScheduler(FIFOScheduler):
+    """Asynchronous HyperBand / successive halving (ASHA).
+
+    Args:
+        time_attr: the result key that measures progress (increasing), e.g. `training_iteration`.
+        reward_attr: seed name of the metric; always maximised. Prefer `metric=` and `mode=`.
+        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
+        max_t: the most `time_attr` any trial gets.
+        grace_period: the first rung: no trial is stopped or paused before this much `time_attr`.
+        reduction_factor: `rf`: rungs are `rf` times apart and keep the top `1/rf` of the trials.
+        brackets: number of brackets (bracket `s` starts at `grace_period * rf^s`); new trials pick one at
+            random, weighted by a softmax over the brackets' numbers of rungs.
+        stop_last_trials: STOP trials at `max_t` (else they run on until a stop criterion).
+        type: "stopping" (the seed's rule) or "promotion" (pause at rungs, resume the best).
+        seed: seeds the bracket choice.
+    """
+
+    def __init__(
+        self,
+        time_attr: str = "training_iteration",
+        reward_attr: str | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        max_t: float = 100,
+        grace_period: float = 1,
+        reduction_factor: float = 4,
+        brackets: int = 1,
+        stop_last_trials: bool = True,
+        type: str = "stopping",  # noqa: A002 - the public argument name
+        seed: int | None = None,
+    ):
+        if type not in _TYPES:
+            raise TuneError(f"AsyncHyperBandScheduler: type must be one of {_TYPES}, got {type!r}")
+        if not max_t > 0 or not grace_period > 0:
+            raise TuneError(f"AsyncHyperBandScheduler: max_t and grace_period must be > 0, got "
+                            f"max_t={max_t!r}, grace_period={grace_period!r}")
+        if grace_period > max_t:
+            raise TuneError(f"AsyncHyperBandScheduler: grace_period={grace_period!r} must not exceed max_t={max_t!r}")
+        if not reduction_factor > 1:
+            raise TuneError(f"AsyncHyperBandScheduler: reduction_factor must be > 1, got {reduction_factor!r}")
+        if not isinstance(brackets, int) or brackets < 1:
+            raise TuneError(f"AsyncHyperBandScheduler: brackets must be an integer >= 1, got {brackets!r}")
+        self._objective = Objective("AsyncHyperBandScheduler", metric, mode, reward_attr)
+        self._time_attr = time_attr
+        self._max_t = max_t
+        self._rf = reduction_factor
+        self._stop_last_trials = stop_last_trials
+        self._promotion = type == "promotion"
+        self.needs_checkpoints = self._promotion
+        self._brackets = [_Bracket(grace_period, max_t, reduction_factor, s) for s in range(brackets)]
+        sizes = [len(b.rungs) for b in self._brackets]
+        self._bracket_weights = [math.exp(size - max(sizes)) for size in sizes]
+        self._random = random.Random(seed)
+        self._trial_info: dict[str, int] = {}  # trial_id -> bracket index
+        self._level: dict[str, int] = {}  # trial_id -> index of the highest rung it was recorded at
+        self._trials: dict[str, Trial] = {}  # the unfinished trials
+        self._num_stopped = 0
+
+    # -- events ------------------------------------------------------------------------------------
+    def on_trial_add(self, runner: Any, trial: Trial) -> None:
+        index = 0
+        if len(self._brackets) > 1:
+            index = self._random.choices(range(len(self._brackets)), weights=self._bracket_weights)[0]
+        self._trial_info[trial.trial_id] = index
+        self._trials[trial.trial_id] = trial
+
+    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+        read = self._objective.read(trial, result, self._time_attr)
+        if read is None:
+            return TrialScheduler.CONTINUE
+        if trial.trial_id not in self._trial_info:
+            self.on_trial_add(runner, trial)
+        time, score = read
+        if time >= self._max_t and self._stop_last_trials:
+            action = TrialScheduler.STOP
+        elif self._promotion:
+            action = self._on_result_promotion(runner, trial, time, score)
+        else:
+            action = self._on_result_stopping(trial, time, score)
+        if action == TrialScheduler.STOP:
+            self._num_stopped += 1
+        return action
+
+    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+        read = self._objective.read(trial, result, self._time_attr, strict=False)
+        if read is not None and trial.trial_id in self._trial_info:
+            if self._promotion:
+                self._record_passed(trial, *read)
+            else:
+                self._on_result_stopping(trial, *read)
+        self._forget(trial)
+
+    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+        self._forget(trial)
+
+    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+        self._forget(trial)
+
+    def _forget(self, trial: Trial) -> None:
+        for table in (self._trial_info, self._level, self._trials):
+            table.pop(trial.trial_id, None)
+
+    # -- stopping ----------------------------------------------------------------------------------
+    def _on_result_stopping(self, trial: Trial, time: float, score: float) -> str:
+        """At the highest passed rung not yet recorded: STOP below the cutoff; record the score."""
+        for rung in reversed(self._brackets[self._trial_info[trial.trial_id]].rungs):
+            if time < rung.milestone or trial.trial_id in rung.recorded:
+                continue
+            cutoff = rung.cutoff(self._rf)
+            rung.record(trial.trial_id, score)
+            return TrialScheduler.STOP if cutoff is not None and score < cutoff else TrialScheduler.CONTINUE
+        return TrialScheduler.CONTINUE
+
+    # -- promotion ---------------------------------------------------------------------------------
+    def _promotion_rungs(self, bracket_index: int) -> list[_Rung]:
+        """Rungs a trial pauses at: those below max_t (reaching max_t ends the trial)."""
+        return [r for r in self._brackets[bracket_index].rungs if r.milestone < self._max_t]
+
+    def _record_passed(self, trial: Trial, time: float, score: float) -> bool:
+        """Record the score at every rung passed for the first time; True if there was one."""
+        level = self._level.get(trial.trial_id, -1)
+        rungs = self._promotion_rungs(self._trial_info[trial.trial_id])
+        reached = level
+        while reached + 1 < len(rungs) and time >= rungs[reached + 1].milestone:
+            reached += 1
+            rungs[reached].record(trial.trial_id, score)
+        self._level[trial.trial_id] = reached
+        return reached > level
+
+    def _on_result_promotion(self, runner: Any, trial: Trial, time: float, score: float) -> str:
+        """Between rungs: CONTINUE. At a new rung: CONTINUE if the trial is what a free worker would run
+        next anyway (the best promotable trial), else PAUSE there."""
+        if not self._record_passed(trial, time, score):
+            return TrialScheduler.CONTINUE
+        pick = self._promotion_pick(runner, current=trial, endgame=False)
+        if pick is None and not self._others_waiting_or_running(trial):
+            pick = self._promotion_pick(runner, current=trial, endgame=True)
+        return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
+
+    def _others_waiting_or_running(self, current: Trial | None) -> bool:
+        return any(t is not current and t.status in (Trial.PENDING, Trial.RUNNING) for t in self._trials.values())
+
+    def _promotion_pick(self, runner: Any, current: Trial | None, endgame: bool) -> Trial | None:
+        """The best promotable trial at the highest rung over all brackets, or None.
+
+        A trial is promotable at rung k when k is the highest rung it reached, it waits there (PAUSED, or
+        is `current`), and it ranks in the top `floor(n_k/rf)` of the rung (`ceil` in the endgame, when
+        nothing else can bring new results).
+        """
+        rounding = math.ceil if endgame else math.floor
+        best: tuple[float, float, Trial] | None = None
+        for index in range(len(self._brackets)):
+            rungs = self._promotion_rungs(index)
+            for k in range(len(rungs) - 1, -1, -1):
+                rung = rungs[k]
+                if best is not None and rung.milestone < best[0]:
+                    break
+                found = None
+                for trial_id in rung.top(int(rounding(len(rung.recorded) / self._rf))):
+                    trial = self._trials.get(trial_id)
+                    if trial is None or self._level.get(trial_id) != k:
+                        continue
+                    if trial is current or (trial.status == Trial.PAUSED and (
+                            runner is None or runner.has_resources(trial.resources))):
+                        found = trial
+                        break
+                if found is not None:
+                    candidate = (rung.milestone, rung.recorded[found.trial_id], found)
+                    if best is None or candidate[:2] > best[:2]:
+                        best = candidate
+                    break
+        return None if best is None else best[2]
+
+    def choose_trial_to_run(self, runner: Any) -> Trial | None:
+        """Stopping: FIFO. Promotion: promote, else start a PENDING trial, else (nothing pending or running)
+        promote by the synchronous rule, else stop the paused trials: none of them can ever be promoted."""
+        if not self._promotion:
+            return super().choose_trial_to_run(runner)
+        pick = self._promotion_pick(runner, current=None, endgame=False)
+        if pick is not None:
+            return pick
+        live = self._live_trials(runner)
+        for trial in live:
+            if trial.status == Trial.PENDING and runner.has_resources(trial.resources):
+                return trial
+        if any(t.status in (Trial.PENDING, Trial.RUNNING) for t in live):
+            return None
+        pick = self._promotion_pick(runner, current=None, endgame=True)
+        if pick is not None:
+            return pick
+        for trial in [t for t in live if t.status == Trial.PAUSED and t.trial_id in self._level]:
+            self._num_stopped += 1
+            runner.stop_trial(trial)
+        return None
+
+    # -- reporting and resume ----------------------------------------------------------------------
+    def debug_string(self) -> str:
+        out = f"Using AsyncHyperBand: num_stopped={self._num_stopped}"
+        return out + "\n" + "\n".join(b.debug_str(self._rf, self._objective.sign) for b in self._brackets)
+
+    def save_state(self) -> dict:
+        return {
+            "rungs": [[(rung.milestone, dict(rung.recorded)) for rung in b.rungs] for b in self._brackets],
+            "trial_info": dict(self._trial_info), "level": dict(self._level),
+            "num_stopped": self._num_stopped, "random": self._random.getstate(),
+        }
+
+    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+        for bracket, rungs in zip(self._brackets, state["rungs"]):
+            bracket.rungs = []
+            for milestone, recorded in rungs:
+                rung = _Rung(milestone)
+                for trial_id, score in recorded.items():
+                    rung.record(trial_id, score)
+                bracket.rungs.append(rung)
+        self._trial_info = dict(state["trial_info"])
+        self._level = dict(state["level"])
+        self._trials = {tid: trials_by_id[tid] for tid in self._trial_info if tid in trials_by_id}
+        self._num_stopped = state["num_stopped"]
+        self._random.setstate(state["random"])
+
+
+ASHAScheduler = AsyncHyperBandScheduler

@@ -1,0 +1,305 @@
+"""`HyperBandScheduler`: synchronous successive halving in brackets of different aggressiveness.
+
+Three levels, as in the seed: a *band* holds up to `s_max + 1` brackets; bracket `s` takes
+`n0 = ceil((s_max+1) / (s+1) * eta^s)` trials and first runs them to `r0 = max_t / eta^s`. New trials fill
+the current bracket, then open the next bracket, then a new band. In a bracket, a trial that reaches the
+milestone is PAUSED until every live trial of the bracket has reached it; then the best `ceil(n/eta)` go on
+to a milestone `eta` times further (the last one is `max_t`) and the rest are stopped.
+"""
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+from tunelab.error import TuneError
+from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
+from tunelab.trial import Trial
+
+#: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
+_BUDGET_RATIO = 81
+
+
+class _Bracket:
+    """One bracket: its live trials with their latest `(time, score)`, the milestone they run to, and the
+    number of halvings left."""
+
+    def __init__(self, max_trials: int, init_t: float, max_t: float, eta: float, s: int, stop_last_trials: bool):
+        self._live_trials: dict[Trial, tuple[float, float] | None] = {}
+        self._all_trials: list[Trial] = []
+        self._n = self._n0 = max_trials
+        self._r = self._r0 = init_t  # the milestone: total time each live trial runs to in this round
+        self._max_t = max_t
+        self._eta = eta
+        self._halves = s
+        self._added = 0  # trials taken in this round, finished ones included
+        self._stop_last_trials = stop_last_trials
+        self._completed_progress = 0.0
+        self._total_work = self._calculate_total_work()
+
+    @property
+    def _cumul_r(self) -> float:
+        """Seed name of the milestone."""
+        return self._r
+
+    def add_trial(self, trial: Trial) -> None:
+        if self.filled():
+            raise TuneError(f"cannot add {trial} to a filled HyperBand bracket")
+        self._live_trials[trial] = None
+        self._all_trials.append(trial)
+        self._added += 1
+
+    def filled(self) -> bool:
+        """The bracket took its `n` trials for this round (a finished one still counts)."""
+        return self._added >= self._n
+
+    def current_trials(self) -> list[Trial]:
+        return list(self._live_trials)
+
+    def time_of(self, trial: Trial) -> float:
+        stats = self._live_trials[trial]
+        return 0.0 if stats is None else stats[0]
+
+    def cur_iter_done(self) -> bool:
+        """Every live trial has reached the milestone."""
+        return all(self.time_of(t) >= self._r for t in self._live_trials)
+
+    def finished(self) -> bool:
+        return self._stop_last_trials and self._halves == 0 and self.cur_iter_done()
+
+    def continue_trial(self, trial: Trial) -> bool:
+        if not self._stop_last_trials and self._halves == 0:
+            return True
+        return self.time_of(trial) < self._r
+
+    def update_trial_stats(self, trial: Trial, time: float, score: float) -> None:
+        self._completed_progress += max(0.0, time - self.time_of(trial))
+        self._live_trials[trial] = (time, score)
+
+    def cleanup_trial(self, trial: Trial) -> None:
+        self._live_trials.pop(trial, None)
+
+    def successive_halving(self) -> tuple[list[Trial], list[Trial]]:
+        """Next round: keep the best `ceil(n/eta)` live trials (good) and drop the rest (bad)."""
+        self._halves -= 1
+        self._n = int(math.ceil(self._n / self._eta))
+        self._r = self._max_t if self._halves == 0 else min(self._r * self._eta, self._max_t)
+        ranked = sorted(self._live_trials, key=lambda t: self._live_trials[t][1])  # type: ignore[index]
+        good, bad = ranked[-self._n:], ranked[:-self._n]
+        self._added = len(good)
+        return good, bad
+
+    def completion_percentage(self) -> float:
+        if self.finished():
+            return 1.0
+        return min(self._completed_progress / self._total_work, 1.0) if self._total_work else 0.0
+
+    def _calculate_total_work(self) -> float:
+        work, n, r, previous = 0.0, self._n0, self._r0, 0.0
+        for halves_left in range(self._halves, -1, -1):
+            work += n * (r - previous)
+            previous, n = r, int(math.ceil(n / self._eta))
+            r = self._max_t if halves_left == 1 else min(r * self._eta, self._max_t)
+        return work
+
+    def __repr__(self) -> str:
+        status = f"Max Size (n)={self._n}, Milestone (r)={self._r:g}, completed={self.completion_percentage():.1%}"
+        counts = collections.Counter(t.status for t in self._all_trials)
+        statuses = ", ".join(sorted(f"{k}: {v}" for k, v in counts.items()))
+        return f"Bracket({status}): {{{statuses}}}"
+
+    # -- resume ------------------------------------------------------------------------------------
+    _SAVED = ("_n", "_n0", "_r", "_r0", "_halves", "_added", "_completed_progress", "_total_work")
+
+    def to_state(self) -> dict:
+        state = {name: getattr(self, name) for name in self._SAVED}
+        state["live"] = [(t.trial_id, stats) for t, stats in self._live_trials.items()]
+        state["all"] = [t.trial_id for t in self._all_trials]
+        return state
+
+    def load_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self._live_trials = {trials_by_id[tid]: stats for tid, stats in state["live"] if tid in trials_by_id}
+        self._all_trials = [trials_by_id[tid] for tid in state["all"] if tid in trials_by_id]
+
+
+class HyperBandScheduler(FIFOScheduler):
+    """HyperBand over brackets of successive halving (the seed's synchronous version).
+
+    Args:
+        time_attr: the result key that measures progress (increasing), e.g. `training_iteration`.
+        reward_attr: seed name of the metric; always maximised. Prefer `metric=` and `mode=`.
+        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
+        max_t: the most `time_attr` any trial gets; the last milestone of every bracket.
+        reduction_factor: `eta`, how much each halving shrinks a bracket (and stretches the milestone).
+        stop_last_trials: stop the survivors at `max_t` (else they run on until a stop criterion).
+    """
+
+    needs_checkpoints = True
+
+    def __init__(
+        self,
+        time_attr: str = "training_iteration",
+        reward_attr: str | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        max_t: float = 81,
+        reduction_factor: float = 3,
+        stop_last_trials: bool = True,
+    ):
+        if not max_t > 0:
+            raise TuneError(f"HyperBandScheduler: max_t must be > 0, got {max_t!r}")
+        if not reduction_factor > 1:
+            raise TuneError(f"HyperBandScheduler: reduction_factor must be > 1, got {reduction_factor!r}")
+        self._objective = Objective("HyperBandScheduler", metric, mode, reward_attr)
+        self._time_attr = time_attr
+        self._eta = reduction_factor
+        self._max_t_attr = max_t
+        self._stop_last_trials = stop_last_trials
+        self._s_max_1 = int(round(math.log(_BUDGET_RATIO) / math.log(reduction_factor))) + 1
+        self._hyperbands: list[list[_Bracket | None]] = [[]]
+        self._trial_info: dict[Trial, tuple[_Bracket, int]] = {}
+        self._state: dict[str, Any] = {"bracket": None, "band_idx": 0}
+        self._num_stopped = 0
+
+    def _get_n0(self, s: int) -> int:
+        """Trials in bracket `s`."""
+        return int(math.ceil(self._s_max_1 / (s + 1) * self._eta ** s))
+
+    def _get_r0(self, s: int) -> float:
+        """First milestone of bracket `s` (0: the bracket is skipped)."""
+        r0 = self._max_t_attr / self._eta ** s
+        return int(r0 + 1e-9) if float(self._max_t_attr).is_integer() else r0
+
+    def _cur_band_filled(self) -> bool:
+        return len(self._hyperbands[self._state["band_idx"]]) == self._s_max_1
+
+    def on_trial_add(self, runner: Any, trial: Trial) -> None:
+        """Put the trial in the current bracket; open the next bracket (or band) when it is filled."""
+        bracket = self._state["bracket"]
+        if bracket is None or bracket.filled():
+            bracket = None
+            while bracket is None:
+                if self._cur_band_filled():
+                    self._hyperbands.append([])
+                    self._state["band_idx"] += 1
+                band = self._hyperbands[self._state["band_idx"]]
+                s = len(band)
+                r0 = self._get_r0(s)
+                bracket = _Bracket(self._get_n0(s), r0, self._max_t_attr, self._eta, s,
+                                   self._stop_last_trials) if r0 > 0 else None
+                band.append(bracket)
+            self._state["bracket"] = bracket
+        bracket.add_trial(trial)
+        self._trial_info[trial] = (bracket, self._state["band_idx"])
+
+    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+        read = self._objective.read(trial, result, self._time_attr)
+        if read is None:
+            return TrialScheduler.CONTINUE
+        if trial not in self._trial_info:
+            self.on_trial_add(runner, trial)
+        bracket, _ = self._trial_info[trial]
+        if trial not in bracket._live_trials:  # dropped from its bracket already: let it be
+            return TrialScheduler.CONTINUE
+        bracket.update_trial_stats(trial, *read)
+        if bracket.continue_trial(trial):
+            return TrialScheduler.CONTINUE
+        return self._process_bracket(runner, bracket, trial)
+
+    def _process_bracket(self, runner: Any, bracket: _Bracket, current: Trial | None = None) -> str:
+        """Halve the bracket while all its live trials reached the milestone; stop the bad trials, resume
+        the good ones, and return the decision for `current` (the trial whose result is processed)."""
+        action = TrialScheduler.PAUSE
+        while bracket._live_trials and bracket.cur_iter_done():
+            if bracket.finished():
+                for trial in bracket.current_trials():
+                    bracket.cleanup_trial(trial)
+                    if trial is not current and not trial.is_finished():
+                        runner.stop_trial(trial)
+                return TrialScheduler.STOP
+            if bracket._halves == 0:
+                break
+            good, bad = bracket.successive_halving()
+            self._num_stopped += len(bad)
+            for trial in bad:
+                bracket.cleanup_trial(trial)  # before stop_trial: on_trial_remove must find nothing to do
+                if trial is current:
+                    action = TrialScheduler.STOP
+                elif not trial.is_finished():
+                    runner.stop_trial(trial)
+        for trial in bracket.current_trials():
+            if bracket.continue_trial(trial):
+                if trial is current:
+                    action = TrialScheduler.CONTINUE
+                elif trial.status == Trial.PAUSED:
+                    runner.trial_executor.unpause_trial(trial)
+        return action
+
+    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+        """Drop the trial from its bracket; the others may now be ready to halve."""
+        info = self._trial_info.get(trial)
+        if info is None or trial not in info[0]._live_trials:
+            return
+        bracket = info[0]
+        bracket.cleanup_trial(trial)
+        self._process_bracket(runner, bracket)
+
+    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+        self.on_trial_remove(runner, trial)
+
+    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+        self.on_trial_remove(runner, trial)
+
+    def choose_trial_to_run(self, runner: Any) -> Trial | None:
+        """A PENDING trial of the least-complete bracket (band by band); failing that, a PAUSED trial that
+        its bracket lets continue (only after a resume restored it paused)."""
+        for wanted in (Trial.PENDING, Trial.PAUSED):
+            for band in self._hyperbands:
+                for bracket in sorted((b for b in band if b is not None), key=_Bracket.completion_percentage):
+                    for trial in bracket.current_trials():
+                        if (trial.status == wanted and bracket.continue_trial(trial)
+                                and runner.has_resources(trial.resources)):
+                            return trial
+        return None
+
+    def debug_string(self) -> str:
+        out = (f"Using HyperBand: num_stopped={self._num_stopped} "
+               f"total_brackets={sum(len(band) for band in self._hyperbands)}")
+        for i, band in enumerate(self._hyperbands):
+            out += f"\nRound #{i}:"
+            for bracket in band:
+                if bracket is not None:
+                    out += f"\n  {bracket}"
+        return out
+
+    def save_state(self) -> dict:
+        current = self._state["bracket"]
+        position = None
+        for b, band in enumerate(self._hyperbands):
+            for i, bracket in enumerate(band):
+                if bracket is not None and bracket is current:
+                    position = (b, i)
+        return {
+            "bands": [[None if br is None else br.to_state() for br in band] for band in self._hyperbands],
+            "current": position, "band_idx": self._state["band_idx"], "num_stopped": self._num_stopped,
+        }
+
+    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+        self._hyperbands, self._trial_info = [], {}
+        for b, band_state in enumerate(state["bands"]):
+            band: list[_Bracket | None] = []
+            for s, bracket_state in enumerate(band_state):
+                bracket = None
+                if bracket_state is not None:
+                    bracket = _Bracket(1, 1, self._max_t_attr, self._eta, s, self._stop_last_trials)
+                    bracket.load_state(bracket_state, trials_by_id)
+                    for trial in bracket._all_trials:
+                        self._trial_info[trial] = (bracket, b)
+                band.append(bracket)
+            self._hyperbands.append(band)
+        position = state["current"]
+        self._state = {"bracket": None if position is None else self._hyperbands[position[0]][position[1]],
+                       "band_idx": state["band_idx"]}
+        self._num_stopped = state["num_stopped"]

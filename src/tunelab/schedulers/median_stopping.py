@@ -1,0 +1,175 @@
+"""`MedianStoppingRule`: stop a trial whose best score so far is below the median of finished trials."""
+from __future__ import annotations
+
+import statistics
+from array import array
+from bisect import bisect_right
+from typing import Any
+
+from tunelab.error import TuneError
+from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
+from tunelab.trial import Trial
+
+
+class _History:
+    """One trial's `(time, score)` results, kept compact: times plus running sums of the scores.
+
+    The mean score over results with time <= t is then one binary search while times increase (the
+    normal case); a trial restored to an earlier point makes it fall back to a scan.
+    """
+
+    __slots__ = ("times", "sums", "best", "ordered")
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.sums = array("d")
+        self.best = float("-inf")
+        self.ordered = True
+
+    def add(self, time: float, score: float) -> None:
+        if self.times and time < self.times[-1]:
+            self.ordered = False
+        self.times.append(time)
+        self.sums.append((self.sums[-1] if self.sums else 0.0) + score)
+        self.best = max(self.best, score)
+
+    def mean_until(self, time: float) -> float | None:
+        """Mean score over the results with time <= `time`; None if there are none."""
+        if self.ordered:
+            count = bisect_right(self.times, time)
+            return self.sums[count - 1] / count if count else None
+        picked = [self.sums[i] - (self.sums[i - 1] if i else 0.0)
+                  for i, t in enumerate(self.times) if t <= time]
+        return sum(picked) / len(picked) if picked else None
+
+    def to_state(self) -> tuple:
+        return list(self.times), list(self.sums), self.best, self.ordered
+
+    @classmethod
+    def from_state(cls, state: tuple) -> "_History":
+        history = cls()
+        times, sums, history.best, history.ordered = state
+        history.times, history.sums = array("d", times), array("d", sums)
+        return history
+
+
+class MedianStoppingRule(FIFOScheduler):
+    """Stops (or pauses) trials that do worse than the median of the trials that finished.
+
+    At time t (`time_attr`) past `grace_period`, a trial stops when its best score so far is below the
+    median, over finished trials, of each one's mean score up to t; the rule waits until
+    `min_samples_required` trials have finished. With `hard_stop=False` such a trial is PAUSED instead and
+    later resumes in FIFO order, never judged again. `min_time_slice > 0` makes trials yield to waiting ones
+    after running that long while too few trials have finished (time-sharing).
+
+    Scores use `metric`/`mode` (or the seed's `reward_attr`, maximised); the default is
+    `episode_reward_mean`, maximised.
+    """
+
+    def __init__(
+        self,
+        time_attr: str = "time_total_s",
+        reward_attr: str | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        grace_period: float = 60.0,
+        min_samples_required: int = 3,
+        min_time_slice: float = 0,
+        hard_stop: bool = True,
+    ):
+        if grace_period < 0 or min_time_slice < 0:
+            raise TuneError(f"MedianStoppingRule: grace_period and min_time_slice must be >= 0, got "
+                            f"{grace_period!r} and {min_time_slice!r}")
+        if min_samples_required < 1:
+            raise TuneError(f"MedianStoppingRule: min_samples_required must be >= 1, got {min_samples_required!r}")
+        self._objective = Objective("MedianStoppingRule", metric, mode, reward_attr)
+        self._time_attr = time_attr
+        self._grace_period = grace_period
+        self._min_samples_required = min_samples_required
+        self._min_time_slice = min_time_slice
+        self._hard_stop = hard_stop
+        self.needs_checkpoints = not hard_stop or min_time_slice > 0
+        self._histories: dict[str, _History] = {}
+        self._completed: set[str] = set()
+        self._stopped: set[str] = set()
+        self._last_pause: dict[str, float] = {}
+        self._num_stopped = 0
+
+    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+        read = self._objective.read(trial, result, self._time_attr)
+        if read is None or trial.trial_id in self._stopped:
+            return TrialScheduler.CONTINUE  # a soft-stopped trial was resumed: FIFO from now on
+        time, score = read
+        history = self._histories.setdefault(trial.trial_id, _History())
+        history.add(time, score)
+        if time <= self._grace_period:
+            return TrialScheduler.CONTINUE
+        median = self._median_until(time)
+        if median is None:
+            return self._maybe_yield(runner, trial, time)
+        if history.best < median:
+            self._stopped.add(trial.trial_id)
+            self._num_stopped += 1
+            if self._hard_stop:
+                del self._histories[trial.trial_id]  # never completes, never counts: drop it
+                return TrialScheduler.STOP
+            return TrialScheduler.PAUSE
+        return TrialScheduler.CONTINUE
+
+    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+        if self._hard_stop and trial.trial_id in self._stopped:
+            return
+        read = self._objective.read(trial, result, self._time_attr, strict=False)
+        history = self._histories.get(trial.trial_id)
+        if read is not None:
+            history = history or self._histories.setdefault(trial.trial_id, _History())
+            history.add(*read)
+        if history is not None:
+            self._completed.add(trial.trial_id)
+
+    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+        """A paused trial that ran and is then removed counts as finished (as in the seed)."""
+        if trial.status == Trial.PAUSED and trial.trial_id in self._histories:
+            self._completed.add(trial.trial_id)
+        else:
+            self._forget(trial)
+
+    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+        self._forget(trial)
+
+    def debug_string(self) -> str:
+        return f"Using MedianStoppingRule: num_stopped={self._num_stopped}."
+
+    def save_state(self) -> dict:
+        return {
+            "histories": {tid: h.to_state() for tid, h in self._histories.items()},
+            "completed": sorted(self._completed), "stopped": sorted(self._stopped),
+            "last_pause": dict(self._last_pause), "num_stopped": self._num_stopped,
+        }
+
+    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+        self._histories = {tid: _History.from_state(h) for tid, h in state["histories"].items()}
+        self._completed, self._stopped = set(state["completed"]), set(state["stopped"])
+        self._last_pause, self._num_stopped = dict(state["last_pause"]), state["num_stopped"]
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _median_until(self, time: float) -> float | None:
+        """Median over finished trials of their mean score up to `time`; None with too few of them."""
+        means = [m for m in (self._histories[tid].mean_until(time) for tid in self._completed) if m is not None]
+        return statistics.median(means) if len(means) >= self._min_samples_required else None
+
+    def _maybe_yield(self, runner: Any, trial: Trial, time: float) -> str:
+        """While the median is not known yet, time-share: PAUSE after `min_time_slice` if others wait."""
+        if not self._min_time_slice or runner is None:
+            return TrialScheduler.CONTINUE
+        if time - self._last_pause.get(trial.trial_id, 0.0) < self._min_time_slice:
+            return TrialScheduler.CONTINUE
+        if not any(t is not trial and t.status in (Trial.PENDING, Trial.PAUSED) for t in self._live_trials(runner)):
+            return TrialScheduler.CONTINUE
+        self._last_pause[trial.trial_id] = time
+        return TrialScheduler.PAUSE
+
+    def _forget(self, trial: Trial) -> None:
+        if trial.trial_id not in self._completed:
+            self._histories.pop(trial.trial_id, None)
+        self._last_pause.pop(trial.trial_id, None)

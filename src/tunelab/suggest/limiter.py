@@ -1,0 +1,86 @@
+"""`ConcurrencyLimiter`: cap how many trials of a searcher run at once."""
+from __future__ import annotations
+
+from typing import Any
+
+from tunelab.error import TuneError
+from tunelab.suggest.searcher import Searcher
+
+
+class ConcurrencyLimiter(Searcher):
+    """Wraps a searcher so that at most `max_concurrent` of its trials are live.
+
+    Sequential model-based searchers learn nothing from trials still running, so fewer live trials means
+    better-informed suggestions. With `batch=True` the wrapped searcher hears of completed trials only once
+    the whole batch of `max_concurrent` has finished, and a new batch starts then.
+    """
+
+    def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False):
+        if not isinstance(searcher, Searcher):
+            raise TuneError(f"ConcurrencyLimiter wraps a tunelab Searcher, got {searcher!r}")
+        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise TuneError(f"ConcurrencyLimiter: max_concurrent must be an integer >= 1, got {max_concurrent!r}")
+        super().__init__()
+        self.searcher = searcher
+        self.max_concurrent = max_concurrent
+        self.batch = batch
+        self.live_trials: set[str] = set()
+        self._cached: dict[str, tuple[dict | None, bool, bool]] = {}  # batch mode: id -> (result, error, early)
+
+    @property
+    def metric(self) -> str | list[str] | None:
+        return self.searcher.metric
+
+    @property
+    def mode(self) -> str | list[str] | None:
+        return self.searcher.mode
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if len(self.live_trials) >= self.max_concurrent:
+            return None
+        suggestion = self.searcher.suggest(trial_id)
+        if isinstance(suggestion, dict):
+            self.live_trials.add(trial_id)
+        return suggestion
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.live_trials:
+            self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self._finish(trial_id, result, error, early=False)
+
+    def on_trial_early_stopped(self, trial_id: str, result: dict | None) -> None:
+        self._finish(trial_id, result, error=False, early=True)
+
+    def _finish(self, trial_id: str, result: dict | None, error: bool, early: bool) -> None:
+        if trial_id not in self.live_trials or trial_id in self._cached:
+            return
+        if not self.batch:
+            self.live_trials.discard(trial_id)
+            self._forward(trial_id, result, error, early)
+            return
+        self._cached[trial_id] = (result, error, early)
+        if len(self._cached) < len(self.live_trials):
+            return
+        cached, self._cached = self._cached, {}
+        self.live_trials.clear()
+        for cached_id, (cached_result, cached_error, cached_early) in cached.items():
+            self._forward(cached_id, cached_result, cached_error, cached_early)
+
+    def _forward(self, trial_id: str, result: dict | None, error: bool, early: bool) -> None:
+        if early:
+            self.searcher.on_trial_early_stopped(trial_id, result)
+        else:
+            self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    def set_search_properties(self, metric: str | list[str] | None, mode: str | list[str] | None,
+                              config: dict | None = None) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config)
+
+    def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
+                            intermediate_values: list | None = None) -> None:
+        self.searcher.add_evaluated_point(parameters, value, error, pruned, intermediate_values)
+
+    def debug_string(self) -> str:
+        return f"ConcurrencyLimiter({self.searcher.debug_string()}, max_concurrent={self.max_concurrent})"
