@@ -98,16 +98,49 @@ def _status_printer(verbose: int, metric: str | None, mode: str | None, total: i
     return print_status
 
 
-def _run_trials(search_alg: SearchAlgorithm, scheduler: TrialScheduler, callbacks: list[Callback] | None,
-                verbose: int, stopper: Stopper | None = None, max_concurrent_trials: int | None = None,
-                time_budget_s: float | None = None, metric: str | None = None, mode: str | None = None,
-                total: int | None = None) -> list[Trial]:
+RESUME_MODES = {False: None, None: None, True: "resume", "LOCAL": "resume", "AUTO": "auto",
+                "RESUME_ERRORED": "resume_errored", "RESTART_ERRORED": "restart_errored"}
+
+
+def _resume_mode(resume: Any) -> str | None:
+    key = resume.upper() if isinstance(resume, str) else resume
+    if key not in RESUME_MODES:
+        raise TuneError(f"resume={resume!r} is not a resume mode; allowed: False, True, 'AUTO', "
+                        "'RESUME_ERRORED' (also continue errored trials), 'RESTART_ERRORED' (rerun them from scratch)")
+    return RESUME_MODES[key]
+
+
+def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, scheduler: TrialScheduler,
+                callbacks: list[Callback] | None, verbose: int, resume: Any = False, stopper: Stopper | None = None,
+                max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
+                metric: str | None = None, mode: str | None = None) -> list[Trial]:
+    from tunelab.storage.experiment_state import ExperimentState
+
+    mode_name = _resume_mode(resume)
+    state = ExperimentState(experiments, search_alg, scheduler)
+    resuming = mode_name is not None and state.has_state()
+    if mode_name not in (None, "auto") and not resuming:
+        paths = ", ".join(e.path for e in experiments)
+        raise TuneError(f"resume={resume!r}: no experiment state to resume at {paths}; run without resume "
+                        "(or with resume='AUTO') to start it")
+    restored = None
+    if resuming:
+        errored = {"resume_errored": "resume", "restart_errored": "restart"}.get(mode_name or "")
+        restored = state.load(errored)
+        snapshot = restored[1]
+        if snapshot is not None and snapshot.get("search") is not None:
+            search_alg.restore_state(snapshot["search"])
+    state.start(fresh=not resuming)
+    total = getattr(search_alg, "total_samples", None) or None
     controller = Controller(
         search_alg, scheduler, get_executor(), _default_callbacks(callbacks), stopper=stopper,
         max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
         status_printer=_status_printer(verbose, metric, mode, total),
         status_interval_s=float(os.environ.get("TUNELAB_STATUS_INTERVAL_S", "5")),
+        state=state,
     )
+    if restored is not None:
+        controller.restore_trials(*restored)
     return controller.run()
 
 
@@ -128,25 +161,26 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
                     callbacks: list[Callback] | None = None, queue_trials: bool = False,
                     trial_executor: Any = None) -> list[Trial]:
     """Run `{name: spec}`, an Experiment or a list of them (the seed's entry point); returns the trials."""
-    _check_unsupported(with_server, resume, trial_executor)
+    _check_unsupported(with_server, trial_executor)
     experiment_list = convert_to_experiment_list(experiments)
     search_alg = search_alg or BasicVariantGenerator()
     if experiment_list:
         search_alg.add_configurations(experiment_list)
-    elif isinstance(search_alg, BasicVariantGenerator) and not search_alg.total_samples:
-        raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
-    trials = _run_trials(search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),
-                         total=getattr(search_alg, "total_samples", None) or None)
+    else:
+        experiment_list = list(getattr(search_alg, "_experiments", []) or [])
+        if not experiment_list and getattr(search_alg, "_experiment", None) is not None:
+            experiment_list = [search_alg._experiment]
+        if not experiment_list and isinstance(search_alg, BasicVariantGenerator):
+            raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
+    trials = _run_trials(experiment_list, search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),
+                         resume=resume)
     _check_failed(trials, raise_on_failed_trial)
     return trials
 
 
-def _check_unsupported(with_server: bool, resume: Any, trial_executor: Any) -> None:
+def _check_unsupported(with_server: bool, trial_executor: Any = None) -> None:
     if with_server:
         raise TuneError("with_server=True: the REST server is not part of this tunelab version yet; run without it")
-    if resume not in (False, None):
-        raise TuneError(f"resume={resume!r}: resuming experiments is not part of this tunelab version yet; "
-                        "allowed: False")
     if trial_executor is not None:
         raise TuneError("trial_executor= is not supported; use tunelab.init(...) to size the local executor")
 
@@ -163,7 +197,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
     """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`."""
     from tunelab.analysis import ExperimentAnalysis
 
-    _check_unsupported(with_server, resume, None)
+    _check_unsupported(with_server)
     if mode not in (None, "min", "max"):
         raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
     if max_concurrent_trials is not None and (not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1):
@@ -187,9 +221,9 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
     scheduler = scheduler or FIFOScheduler()
     scheduler.set_search_properties(metric, mode)
     stopper = stop if isinstance(stop, Stopper) else None
-    trials = _run_trials(search_alg, scheduler, callbacks, int(verbose), stopper=stopper,
-                         max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
-                         metric=metric, mode=mode, total=getattr(search_alg, "total_samples", None) or None)
+    trials = _run_trials([experiment], search_alg, scheduler, callbacks, int(verbose), resume=resume,
+                         stopper=stopper, max_concurrent_trials=max_concurrent_trials,
+                         time_budget_s=time_budget_s, metric=metric, mode=mode)
     _check_failed(trials, raise_on_failed_trial)
     return ExperimentAnalysis(trials, default_metric=metric, default_mode=mode)
 

@@ -36,44 +36,59 @@ class Callback:
     def on_trial_recover(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
         """The trial failed and will be restarted from its latest checkpoint."""
 
+    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+        """The trial restarts from the checkpoint taken at `training_iteration == iteration` (0: from
+        scratch) after a failure or a resume: results logged after it will be reported again."""
+
     def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
         """Every trial has finished (or the experiment was stopped)."""
 
 
+class CallbackError(Exception):
+    """A callback raised: the controller stops the experiment cleanly (its state stays resumable)."""
+
+
+def _call(callbacks: list[Callback], hook: str, *args: Any, **kwargs: Any) -> None:
+    for cb in callbacks:
+        try:
+            getattr(cb, hook)(*args, **kwargs)
+        except Exception as exc:
+            raise CallbackError(f"callback {type(cb).__name__}.{hook} raised {exc!r}") from exc
+
+
 class CallbackList(Callback):
-    """Calls each callback in order."""
+    """Calls each callback in order; an exception in one becomes a CallbackError naming it."""
 
     def __init__(self, callbacks: list[Callback]):
         self.callbacks = list(callbacks)
 
     def setup(self, **info: Any) -> None:
-        for cb in self.callbacks:
-            cb.setup(**info)
+        _call(self.callbacks, "setup", **info)
 
     def on_trial_start(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_trial_start(iteration, trials, trial, **info)
+        _call(self.callbacks, "on_trial_start", iteration, trials, trial, **info)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_trial_result(iteration, trials, trial, result, **info)
+        for cb in self.callbacks:  # the per-result path: inlined
+            try:
+                cb.on_trial_result(iteration, trials, trial, result, **info)
+            except Exception as exc:
+                raise CallbackError(f"callback {type(cb).__name__}.on_trial_result raised {exc!r}") from exc
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_checkpoint(iteration, trials, trial, checkpoint, **info)
+        _call(self.callbacks, "on_checkpoint", iteration, trials, trial, checkpoint, **info)
 
     def on_trial_complete(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_trial_complete(iteration, trials, trial, **info)
+        _call(self.callbacks, "on_trial_complete", iteration, trials, trial, **info)
 
     def on_trial_error(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_trial_error(iteration, trials, trial, **info)
+        _call(self.callbacks, "on_trial_error", iteration, trials, trial, **info)
 
     def on_trial_recover(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_trial_recover(iteration, trials, trial, **info)
+        _call(self.callbacks, "on_trial_recover", iteration, trials, trial, **info)
+
+    def on_trial_restore(self, trial, iteration):  # type: ignore[no-untyped-def]
+        _call(self.callbacks, "on_trial_restore", trial, iteration)
 
     def on_experiment_end(self, trials, **info):  # type: ignore[no-untyped-def]
-        for cb in self.callbacks:
-            cb.on_experiment_end(trials, **info)
+        _call(self.callbacks, "on_experiment_end", trials, **info)

@@ -6,8 +6,8 @@
     tunelab plot EXPERIMENT_DIR        parallel coordinates, learning curves, best-so-far as HTML
 
 Exit codes: 0 success, 1 some trials failed (or a requested PNG could not be written), 2 bad input.
-User errors print one line `tunelab: error: ...` on stderr, never a traceback. Reading results reuses
-`ExperimentAnalysis` and `progress.status_text`; nothing here knows the file formats.
+User errors print one line `tunelab: error: ...` on stderr, never a traceback. Results are read with
+`ExperimentAnalysis` and shown with `progress.status_text`, as the Python API does.
 """
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ SCHEDULERS = {
 SEARCHERS = {"random": "BasicVariantGenerator", "hyperopt": "HyperOptSearch", "optuna": "OptunaSearch"}
 
 
-class UsageError(Exception):
-    """Bad input found by the CLI itself (reported like a TuneError, exit code 2)."""
+class UsageError(TuneError):
+    """Bad input found by the CLI itself: a spec file, a trainable reference or an option."""
 
 
 # -- spec files --------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def load_spec(path: str) -> dict[str, dict]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+            raise UsageError(f"{path}: invalid YAML{_yaml_where(exc)}") from None
     else:
         raise UsageError(f"{path}: unknown spec file type {ext!r}; allowed: .yaml, .yml, .json")
     if not isinstance(data, dict) or not data:
@@ -84,6 +84,24 @@ def load_spec(path: str) -> dict[str, dict]:
     return data
 
 
+def _yaml_where(exc: Any) -> str:
+    """` at line L, column C: <problem>` from a PyYAML error, or its text when it has no position."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return ": " + " ".join(str(exc).split())
+
+
+def _number_arg(value: Any) -> Any:
+    """A domain bound written `1e-4` in YAML (which YAML 1.1 reads as a string) as the float it means."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _make_domain(form: str, args: Any, where: str) -> Any:
     import tunelab
 
@@ -92,9 +110,9 @@ def _make_domain(form: str, args: Any, where: str) -> Any:
         if form == "choice" and isinstance(args, list):
             return factory(convert_config(args, where))
         if isinstance(args, list):
-            return factory(*args)
+            return factory(*map(_number_arg, args))
         if isinstance(args, dict):
-            return factory(**args)
+            return factory(**{k: _number_arg(v) for k, v in args.items()})
     except (TypeError, ValueError) as exc:
         raise UsageError(f"config {where}: {{{form}: {args!r}}} is not valid: {exc}") from None
     raise UsageError(f"config {where}: {{{form}: ...}} needs a list of arguments or a mapping of keyword "
@@ -128,7 +146,8 @@ def _load_module_from_file(path: str, base_dirs: Sequence[str]) -> Any:
         raise FileNotFoundError(f"trainable file not found: {path} (looked in {', '.join(base_dirs)})")
     name = "_tunelab_cli_" + os.path.splitext(os.path.basename(found))[0]
     spec = importlib.util.spec_from_file_location(name, found)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{found} is not a Python file (expected a .py file)")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -178,7 +197,7 @@ def build_experiments(path: str, local_dir: str | None = None) -> list[Experimen
     """The Experiments of a spec file: trainables imported, config forms converted, keys validated."""
     from tunelab.experiment import Experiment
 
-    base_dirs = [os.getcwd(), os.path.dirname(os.path.abspath(path))]
+    base_dirs = list(dict.fromkeys([os.getcwd(), os.path.dirname(os.path.abspath(path))]))
     experiments = []
     for name, raw in load_spec(path).items():
         spec = dict(raw)
@@ -246,7 +265,9 @@ def guess_metric(trials: Sequence[Any]) -> tuple[str, str] | None:
     return None
 
 
-def _metric_mode(metric: str | None, mode: str | None, trials: Sequence[Any] | None = None) -> tuple[str | None, str | None]:
+def _metric_mode(
+    metric: str | None, mode: str | None, trials: Sequence[Any] | None = None
+) -> tuple[str | None, str | None]:
     """Fill a missing mode for a seed metric; guess both from `trials` when neither is given."""
     if metric is None:
         if mode is not None:
@@ -304,6 +325,8 @@ def _experiment_dir(arg: str) -> str:
     path = os.path.abspath(os.path.expanduser(arg))
     if os.path.isdir(path):
         return path
+    if os.path.isabs(os.path.expanduser(arg)):
+        raise FileNotFoundError(f"no experiment folder at {path}")
     named = os.path.join(default_results_dir(), arg)
     if os.path.isdir(named):
         return named
@@ -437,9 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metric", help="result key to optimise; also prints the best trial at the end")
     run.add_argument("--mode", choices=("min", "max"),
                      help="min or max (default for the seed metrics: max accuracy/reward, min loss)")
-    run.add_argument("--local-dir", metavar="D", help="results folder (default: $TUNELAB_RESULTS_DIR or ~/tunelab_results)")
+    run.add_argument("--local-dir", metavar="D",
+                     help="results folder (default: $TUNELAB_RESULTS_DIR or ~/tunelab_results)")
     run.add_argument("--num-cpus", type=float, metavar="N", help="CPUs the local executor may use (default: all)")
-    run.add_argument("--verbose", type=int, default=1, metavar="N", help="0 silent, 1 status (default), 2 results, 3 all")
+    run.add_argument("--verbose", type=int, default=1, metavar="N",
+                     help="0 silent, 1 status (default), 2 results, 3 all")
     run.set_defaults(handler=cmd_run)
 
     ls = sub.add_parser("ls", help="list the experiments of a results folder",
@@ -478,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (TuneError, UsageError, FileNotFoundError, NotADirectoryError, json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (TuneError, OSError, json.JSONDecodeError, yaml.YAMLError) as exc:
         message = " ".join(str(exc).split("\n", 1)[0].split()) or type(exc).__name__
         print(f"tunelab: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,7 +11,7 @@ from collections import deque
 import time
 from typing import Any, Callable
 
-from tunelab.callback import Callback, CallbackList
+from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor
@@ -42,6 +42,7 @@ class _TrialExecutorView:
         if trial.status == Trial.PAUSED:
             trial.status = Trial.PENDING
             self._controller._changed = True
+            self._controller._journal_status(trial)
 
     def stop_trial(self, trial: Trial, error: bool = False, error_msg: str | None = None) -> None:
         self._controller.stop_trial(trial)
@@ -64,6 +65,7 @@ class Controller:
         time_budget_s: float | None = None,
         status_printer: Callable[["Controller", bool], None] | None = None,
         status_interval_s: float = 5.0,
+        state: Any = None,
     ):
         self.search_alg = search_alg
         self.scheduler = scheduler
@@ -74,6 +76,7 @@ class Controller:
         self.time_budget_s = time_budget_s
         self.trial_executor = _TrialExecutorView(self)
         self.commands: deque[Callable[[], Any]] = deque()  # from other threads (server): run in the loop
+        self.state = state  # ExperimentState (journal + snapshots), or None
         self._status_printer = status_printer
         self._status_interval_s = status_interval_s
         self._trials: list[Trial] = []
@@ -81,6 +84,7 @@ class Controller:
         self._running = 0
         self._keepers: dict[str, CheckpointKeeper] = {}
         self._exploits: dict[str, tuple[dict, str, Checkpoint]] = {}
+        self._exploited: set[str] = set()
         self._current: Trial | None = None
         self._stop_current = False
         self._pause_current = False
@@ -117,6 +121,8 @@ class Controller:
         self._live[trial.trial_id] = trial
         self._changed = True
         self._last_resources = trial.resources
+        if self.state is not None:
+            self.state.on_add(trial)
         problem = self.executor.never_fits(trial.resources)
         if problem:
             write_error(trial, f"TuneError: {problem}")
@@ -124,6 +130,31 @@ class Controller:
             self.search_alg.on_trial_complete(trial.trial_id, error=True)
             return
         self.scheduler.on_trial_add(self, trial)
+        if self.state is not None:
+            self.state.snapshot()  # the searcher and scheduler both know the trial before it can start
+
+    def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
+        """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
+        for trial in trials:
+            self._trials.append(trial)
+            if not trial.is_finished():
+                self._live[trial.trial_id] = trial
+        restore = getattr(self.scheduler, "restore_state", None)
+        if snapshot and snapshot.get("scheduler") is not None and restore is not None:
+            restore(snapshot["scheduler"], {t.trial_id: t for t in trials})
+        else:
+            for trial in self._live.values():
+                self.scheduler.on_trial_add(self, trial)
+        for trial, status in finished_since:  # finished after the snapshot: tell the algorithms again
+            if trial.status != status:
+                continue
+            if status == Trial.TERMINATED:
+                self.scheduler.on_trial_complete(self, trial, trial.last_result)
+                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None)
+            else:
+                self.scheduler.on_trial_error(self, trial)
+                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+        self._changed = True
 
     def stop_trial(self, trial: Trial) -> None:
         """End a trial for good: a PENDING/PAUSED one is removed, a RUNNING one is stopped now."""
@@ -145,6 +176,7 @@ class Controller:
         """Pause a PENDING trial, or the trial whose result is being processed (after its decision)."""
         if trial.status == Trial.PENDING:
             trial.status = Trial.PAUSED
+            self._journal_status(trial)
             self._changed = True
         elif trial is self._current:
             self._pause_current = True
@@ -165,22 +197,33 @@ class Controller:
             self._exploits[trial.trial_id] = (new_config, new_tag, checkpoint)
         else:
             trial.config, trial.experiment_tag, trial.checkpoint = new_config, new_tag, checkpoint
+            self._exploited.add(trial.trial_id)
             self._changed = True
+            if self.state is not None:
+                self.state.on_config(trial)
 
     def is_finished(self) -> bool:
         return not self._live and (self._stopped_all or self.search_alg.is_finished())
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> list[Trial]:
-        self.callbacks.setup()
         try:
+            self.callbacks.setup()
             while not self.is_finished():
                 self.step()
+        except (CallbackError, OSError) as exc:
+            self._abort()
+            raise TuneError(
+                f"The experiment stopped on a driver-side error: {exc}. Running trials were stopped and the "
+                "experiment state is saved: fix the cause and run it again with resume=True to continue."
+            ) from exc
         except BaseException:
             self._abort()
             raise
         finally:
             self._print_status(final=True)
+            if self.state is not None:
+                self.state.close()
             self.callbacks.on_experiment_end(self._trials)
         return self._trials
 
@@ -210,6 +253,8 @@ class Controller:
             self._stall_since = None
         if self._status_printer is not None and time.monotonic() >= self._next_status:
             self._print_status(final=False)
+        if self.state is not None:
+            self.state.tick()
 
     def _wait_timeout(self) -> float:
         if self._status_printer is None:
@@ -253,7 +298,9 @@ class Controller:
     def _start(self, trial: Trial) -> None:
         ensure_logdir(trial)
         restore = trial.checkpoint.path if trial.checkpoint is not None else None
+        self._forget_unsaved_results(trial, restore)
         trial.status = Trial.RUNNING
+        self._journal_status(trial)
         self._running += 1
         if trial.start_time is None:
             trial.start_time = time.time()
@@ -263,6 +310,23 @@ class Controller:
             self._on_failure(trial, str(exc))
             return
         self.callbacks.on_trial_start(self._iteration, self._trials, trial)
+
+    def _forget_unsaved_results(self, trial: Trial, restore: str | None) -> None:
+        """A trial restarting from an older checkpoint (or from scratch) will report those iterations
+        again: loggers drop what they logged after the checkpoint, so the history has no duplicates."""
+        logged = trial.last_result.get("training_iteration") if trial.last_result else None
+        if not logged or trial.trial_id in self._exploited:
+            self._exploited.discard(trial.trial_id)
+            return
+        from tunelab.trainable.trainable import read_checkpoint_metadata
+
+        iteration = read_checkpoint_metadata(restore).get("iteration", 0) if restore else 0
+        if iteration < logged:
+            self.callbacks.on_trial_restore(trial, iteration)
+
+    def _journal_status(self, trial: Trial) -> None:
+        if self.state is not None:
+            self.state.on_status(trial)
 
     def _process_event(self, event: Event) -> None:
         trial = event.trial
@@ -277,53 +341,57 @@ class Controller:
             self._on_failure(trial, event.payload[0], released=True)
 
     def _on_result(self, trial: Trial, result: dict, checkpoint_path: str | None) -> None:
-        if checkpoint_path:
-            self._register_checkpoint(trial, checkpoint_path, result)
         self._current, self._stop_current, self._pause_current = trial, False, False
         try:
             try:
-                should_stop = trial.should_stop(result)
-                if should_stop:
-                    self.scheduler.on_trial_complete(self, trial, result)
-                    self.search_alg.on_trial_complete(trial.trial_id, result=result)
-                    decision = STOP
-                else:
-                    decision = self.scheduler.on_trial_result(self, trial, result)
-                    self.search_alg.on_trial_result(trial.trial_id, result)
-                    if self._stop_current and decision != STOP:
-                        decision = STOP
-                        self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
-                    elif decision == STOP:
-                        self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
-                    elif self._pause_current:
-                        decision = PAUSE
+                decision = self._decide(trial, result)
             except TuneError:
                 trial.update_last_result(result)
                 raise
-            if decision not in (CONTINUE, PAUSE, STOP):
-                raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
-                                "allowed: CONTINUE, PAUSE, STOP")
             trial.update_last_result(result, terminate=decision == STOP)
-            if decision == CONTINUE and trial.trial_id not in self._exploits:
+            plain = (decision == CONTINUE and checkpoint_path is None and trial.trial_id not in self._exploits
+                     and not trial.should_checkpoint())
+            if plain:
                 try:  # reply first: the worker computes its next step while the loggers write
-                    if trial.should_checkpoint():
-                        self._save(trial)
                     self.executor.continue_trial(trial)
                 finally:
                     self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
-            else:
+            else:  # the result is on disk before any checkpoint of it is recorded
                 self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+                if checkpoint_path:
+                    self._register_checkpoint(trial, checkpoint_path, result)
                 self._apply_decision(trial, decision)
         except _TRIAL_FAILURES as exc:
             self._on_failure(trial, str(exc))
         finally:
             self._current = None
 
+    def _decide(self, trial: Trial, result: dict) -> str:
+        """Stop criteria, then the scheduler's decision, then the searcher hears of the result."""
+        if trial.should_stop(result):
+            self.scheduler.on_trial_complete(self, trial, result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+            return STOP
+        decision = self.scheduler.on_trial_result(self, trial, result)
+        self.search_alg.on_trial_result(trial.trial_id, result)
+        if decision not in (CONTINUE, PAUSE, STOP):
+            raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
+                            "allowed: CONTINUE, PAUSE, STOP")
+        if self._stop_current or decision == STOP:
+            self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
+            return STOP
+        if self._pause_current:
+            return PAUSE
+        return decision
+
     def _apply_decision(self, trial: Trial, decision: str) -> None:
         exploit = self._exploits.pop(trial.trial_id, None)
         if exploit is not None:
             new_config, new_tag, checkpoint = exploit
             trial.config, trial.experiment_tag = new_config, new_tag
+            self._exploited.add(trial.trial_id)
+            if self.state is not None:
+                self.state.on_config(trial)
             if decision == CONTINUE and self.executor.reset_trial(trial, new_config):
                 self.executor.restore_trial(trial, checkpoint.path)
                 trial.checkpoint = checkpoint
@@ -353,10 +421,12 @@ class Controller:
             self._end(trial, status)
         else:
             trial.status = status
+            self._journal_status(trial)
 
     def _end(self, trial: Trial, status: str) -> None:
         self._changed = True
         trial.status = status
+        self._journal_status(trial)
         self._live.pop(trial.trial_id, None)
         keeper = self._keepers.pop(trial.trial_id, None)
         if keeper is not None and keeper.keep is not None and status == Trial.TERMINATED:
@@ -385,6 +455,7 @@ class Controller:
             self._running -= 1
         if trial.num_failures <= trial.max_failures:
             trial.status = Trial.PENDING
+            self._journal_status(trial)
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
             return
         self.scheduler.on_trial_error(self, trial)
@@ -403,6 +474,8 @@ class Controller:
         if keeper is None:
             keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
         keeper.add(path, result)
+        if self.state is not None:
+            self.state.on_checkpoint(trial, path)
         self.callbacks.on_checkpoint(self._iteration, self._trials, trial, trial.checkpoint)
 
     # -- experiment-wide events --------------------------------------------------------------------

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from tunelab.analysis import ExperimentAnalysis
-    from tunelab.trial import Trial
 
 __all__ = ["parallel_coordinates", "learning_curves", "best_so_far", "save_figure", "plot_experiment"]
 
@@ -58,6 +57,15 @@ def _number(value: Any) -> float | None:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def _reported_numbers(analysis: "ExperimentAnalysis") -> str:
+    """`numeric result keys: [...]`, for error messages that name what could be plotted instead."""
+    from tunelab.loggers.encoding import flatten_dict
+
+    keys = {k for t in analysis.trials for k, v in flatten_dict(t.last_result or {}, exclude=("config",)).items()
+            if _number(v) is not None}
+    return f"numeric result keys: {sorted(keys)}"
 
 
 # -- parallel coordinates ----------------------------------------------------------------------------
@@ -117,8 +125,7 @@ def parallel_coordinates(
     numbers = [_number(v) for v in df[metric]] if metric in df.columns else []
     keep = [_usable(v) for v in numbers]
     if not any(keep):
-        reported = sorted(c for c in df.columns if not c.startswith("config/"))
-        raise TuneError(f"no trial reported a usable {metric!r}; reported keys: {reported}")
+        raise TuneError(f"no trial reported a usable {metric!r}; {_reported_numbers(analysis)}")
     df = df[keep]
     dimensions = [_dimension(c[len("config/"):], df[c]) for c in _param_columns(df, params)]
     scores = [v for v in numbers if _usable(v)]
@@ -155,7 +162,7 @@ def learning_curves(
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=str(trial)))
     if not fig.data:
-        raise TuneError(f"no trial reported both {metric!r} and {x!r}")
+        raise TuneError(f"no trial reported both {metric!r} and {x!r}; {_reported_numbers(analysis)}")
     fig.update_layout(title=f"{metric} per {x}", xaxis_title=x, yaxis_title=metric, legend_title_text="trial")
     return fig
 
@@ -211,7 +218,8 @@ def best_so_far(
             best_y.append(best)
             best_name.append(name)
     if not best_x:
-        raise TuneError(f"no trial reported a usable {metric!r}" + ("" if x == "trial" else f" with {x!r}"))
+        raise TuneError(f"no trial reported a usable {metric!r}" + ("" if x == "trial" else f" with {x!r}")
+                        + f"; {_reported_numbers(analysis)}")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name="results",
                              text=[p[2] for p in points], marker={"size": 5, "opacity": 0.4}))
@@ -269,4 +277,5 @@ def plot_experiment(
         "learning_curves": learning_curves(analysis, metric),
         "best_so_far": best_so_far(analysis, metric, mode),
     }
-    return [save_figure(fig, os.path.join(out_dir, f"{name}.{fmt}")) for fmt in formats for name, fig in figures.items()]
+    return [save_figure(fig, os.path.join(out_dir, f"{name}.{fmt}"))
+            for fmt in formats for name, fig in figures.items()]

@@ -102,6 +102,25 @@ class Trial:
             result["done"] = True
         self.last_result = result
 
+    # -- persistence (experiment journal) ----------------------------------------------------------
+    _SPEC_FIELDS = ("trainable_name", "config", "trial_id", "local_dir", "experiment_tag", "resources",
+                    "stopping_criterion", "checkpoint_freq", "checkpoint_at_end", "keep_checkpoints_num",
+                    "checkpoint_score_attr", "max_failures", "evaluated_params", "experiment_name")
+
+    def to_spec(self) -> dict:
+        """What rebuilds this trial after a restart of the driver (see `from_spec`)."""
+        spec = {name: getattr(self, name) for name in self._SPEC_FIELDS}
+        spec["logdir"] = self.logdir
+        return spec
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Trial":
+        spec = dict(spec)
+        logdir = spec.pop("logdir", None)
+        trial = cls(**spec)
+        trial.logdir = logdir
+        return trial
+
     # -- names -------------------------------------------------------------------------------------
     def __str__(self) -> str:
         identifier = self.trainable_name

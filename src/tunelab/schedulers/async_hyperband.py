@@ -28,19 +28,19 @@ _TYPES = ("stopping", "promotion")
 
 
 class _Rung:
-    """The scores recorded at one milestone: by trial, sorted ascending, and ranked best-first."""
+    """The scores recorded at one milestone (by trial and sorted), and the trials whose highest rung this
+    is, best first (for promotion)."""
 
-    __slots__ = ("milestone", "recorded", "_values", "_ranking")
+    __slots__ = ("milestone", "recorded", "_values", "at_level")
 
     def __init__(self, milestone: float):
         self.milestone = milestone
         self.recorded: dict[str, float] = {}
         self._values: list[float] = []
-        self._ranking: list[tuple[float, int, str]] = []  # (-score, arrival, trial_id)
+        self.at_level: list[tuple[float, int, str]] = []  # (-score, arrival, trial_id)
 
     def record(self, trial_id: str, score: float) -> None:
         bisect.insort(self._values, score)
-        bisect.insort(self._ranking, (-score, len(self.recorded), trial_id))
         self.recorded[trial_id] = score
 
     def cutoff(self, rf: float) -> float | None:
@@ -49,13 +49,28 @@ class _Rung:
         if not values:
             return None
         position = (1 - 1 / rf) * (len(values) - 1)
-        low = int(math.floor(position))
+        low = math.floor(position)
         high = min(low + 1, len(values) - 1)
         return values[low] + (values[high] - values[low]) * (position - low)
 
-    def top(self, count: int) -> list[str]:
-        """The ids of the `count` best recorded trials, best first."""
-        return [trial_id for _, _, trial_id in self._ranking[:count]]
+    def rank(self, score: float) -> int:
+        """How many recorded scores beat `score`."""
+        return len(self._values) - bisect.bisect_right(self._values, score)
+
+    def enter(self, trial_id: str) -> None:
+        bisect.insort(self.at_level, (-self.recorded[trial_id], len(self.recorded), trial_id))
+
+    def leave(self, trial_id: str) -> None:
+        score = self.recorded.get(trial_id)
+        if score is None:
+            return
+        start = bisect.bisect_left(self.at_level, (-score,))
+        for i in range(start, len(self.at_level)):
+            if self.at_level[i][2] == trial_id:
+                del self.at_level[i]
+                return
+            if self.at_level[i][0] != -score:
+                return
 
 
 class _Bracket:
@@ -101,7 +116,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         reduction_factor: float = 4,
         brackets: int = 1,
         stop_last_trials: bool = True,
-        type: str = "stopping",  # noqa: A002 - the public argument name
+        type: str = "stopping",
         seed: int | None = None,
     ):
         if type not in _TYPES:
@@ -123,6 +138,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         self._promotion = type == "promotion"
         self.needs_checkpoints = self._promotion
         self._brackets = [_Bracket(grace_period, max_t, reduction_factor, s) for s in range(brackets)]
+        self._index_pause_rungs()
         sizes = [len(b.rungs) for b in self._brackets]
         self._bracket_weights = [math.exp(size - max(sizes)) for size in sizes]
         self._random = random.Random(seed)
@@ -172,6 +188,9 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         self._forget(trial)
 
     def _forget(self, trial: Trial) -> None:
+        level = self._level.get(trial.trial_id, -1)
+        if level >= 0:
+            self._promotion_rungs(self._trial_info[trial.trial_id])[level].leave(trial.trial_id)
         for table in (self._trial_info, self._level, self._trials):
             table.pop(trial.trial_id, None)
 
@@ -189,7 +208,10 @@ class AsyncHyperBandScheduler(FIFOScheduler):
     # -- promotion ---------------------------------------------------------------------------------
     def _promotion_rungs(self, bracket_index: int) -> list[_Rung]:
         """Rungs a trial pauses at: those below max_t (reaching max_t ends the trial)."""
-        return [r for r in self._brackets[bracket_index].rungs if r.milestone < self._max_t]
+        return self._pause_rungs[bracket_index]
+
+    def _index_pause_rungs(self) -> None:
+        self._pause_rungs = [[r for r in b.rungs if r.milestone < self._max_t] for b in self._brackets]
 
     def _record_passed(self, trial: Trial, time: float, score: float) -> bool:
         """Record the score at every rung passed for the first time; True if there was one."""
@@ -200,6 +222,10 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             reached += 1
             rungs[reached].record(trial.trial_id, score)
         self._level[trial.trial_id] = reached
+        if reached > level:
+            if level >= 0:
+                rungs[level].leave(trial.trial_id)
+            rungs[reached].enter(trial.trial_id)
         return reached > level
 
     def _on_result_promotion(self, runner: Any, trial: Trial, time: float, score: float) -> str:
@@ -213,7 +239,9 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
 
     def _others_waiting_or_running(self, current: Trial | None) -> bool:
-        return any(t is not current and t.status in (Trial.PENDING, Trial.RUNNING) for t in self._trials.values())
+        # newest first: that is where PENDING trials are
+        return any(t is not current and t.status in (Trial.PENDING, Trial.RUNNING)
+                   for t in reversed(self._trials.values()))
 
     def _promotion_pick(self, runner: Any, current: Trial | None, endgame: bool) -> Trial | None:
         """The best promotable trial at the highest rung over all brackets, or None.
@@ -225,26 +253,27 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         rounding = math.ceil if endgame else math.floor
         best: tuple[float, float, Trial] | None = None
         for index in range(len(self._brackets)):
-            rungs = self._promotion_rungs(index)
-            for k in range(len(rungs) - 1, -1, -1):
-                rung = rungs[k]
+            for rung in reversed(self._promotion_rungs(index)):
                 if best is not None and rung.milestone < best[0]:
                     break
-                found = None
-                for trial_id in rung.top(int(rounding(len(rung.recorded) / self._rf))):
-                    trial = self._trials.get(trial_id)
-                    if trial is None or self._level.get(trial_id) != k:
-                        continue
-                    if trial is current or (trial.status == Trial.PAUSED and (
-                            runner is None or runner.has_resources(trial.resources))):
-                        found = trial
-                        break
+                found = self._best_waiting(runner, rung, current, rounding(len(rung.recorded) / self._rf))
                 if found is not None:
                     candidate = (rung.milestone, rung.recorded[found.trial_id], found)
                     if best is None or candidate[:2] > best[:2]:
                         best = candidate
                     break
         return None if best is None else best[2]
+
+    def _best_waiting(self, runner: Any, rung: _Rung, current: Trial | None, quota: int) -> Trial | None:
+        """The best trial waiting at `rung` that ranks within `quota` and fits, or None."""
+        for negative_score, _, trial_id in rung.at_level:
+            if rung.rank(-negative_score) >= quota:
+                return None  # the rest rank lower still
+            trial = self._trials.get(trial_id)
+            if trial is not None and (trial is current or (trial.status == Trial.PAUSED and (
+                    runner is None or runner.has_resources(trial.resources)))):
+                return trial
+        return None
 
     def choose_trial_to_run(self, runner: Any) -> Trial | None:
         """Stopping: FIFO. Promotion: promote, else start a PENDING trial, else (nothing pending or running)
@@ -263,7 +292,11 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         pick = self._promotion_pick(runner, current=None, endgame=True)
         if pick is not None:
             return pick
-        for trial in [t for t in live if t.status == Trial.PAUSED and t.trial_id in self._level]:
+        paused = [t for t in live if t.status == Trial.PAUSED]
+        for trial in paused:
+            if self._level.get(trial.trial_id, -1) < 0 and runner.has_resources(trial.resources):
+                return trial  # paused before its first rung, not by us: let it go on
+        for trial in paused:
             self._num_stopped += 1
             runner.stop_trial(trial)
         return None
@@ -288,8 +321,12 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                 for trial_id, score in recorded.items():
                     rung.record(trial_id, score)
                 bracket.rungs.append(rung)
+        self._index_pause_rungs()
         self._trial_info = dict(state["trial_info"])
         self._level = dict(state["level"])
+        for trial_id, level in self._level.items():
+            if level >= 0:
+                self._promotion_rungs(self._trial_info[trial_id])[level].enter(trial_id)
         self._trials = {tid: trials_by_id[tid] for tid in self._trial_info if tid in trials_by_id}
         self._num_stopped = state["num_stopped"]
         self._random.setstate(state["random"])

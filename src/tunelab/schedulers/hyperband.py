@@ -82,7 +82,7 @@ class _Bracket:
     def successive_halving(self) -> tuple[list[Trial], list[Trial]]:
         """Next round: keep the best `ceil(n/eta)` live trials (good) and drop the rest (bad)."""
         self._halves -= 1
-        self._n = int(math.ceil(self._n / self._eta))
+        self._n = math.ceil(self._n / self._eta)
         self._r = self._max_t if self._halves == 0 else min(self._r * self._eta, self._max_t)
         ranked = sorted(self._live_trials, key=lambda t: self._live_trials[t][1])  # type: ignore[index]
         good, bad = ranked[-self._n:], ranked[:-self._n]
@@ -98,7 +98,7 @@ class _Bracket:
         work, n, r, previous = 0.0, self._n0, self._r0, 0.0
         for halves_left in range(self._halves, -1, -1):
             work += n * (r - previous)
-            previous, n = r, int(math.ceil(n / self._eta))
+            previous, n = r, math.ceil(n / self._eta)
             r = self._max_t if halves_left == 1 else min(r * self._eta, self._max_t)
         return work
 
@@ -157,7 +157,7 @@ class HyperBandScheduler(FIFOScheduler):
         self._eta = reduction_factor
         self._max_t_attr = max_t
         self._stop_last_trials = stop_last_trials
-        self._s_max_1 = int(round(math.log(_BUDGET_RATIO) / math.log(reduction_factor))) + 1
+        self._s_max_1 = round(math.log(_BUDGET_RATIO) / math.log(reduction_factor)) + 1
         self._hyperbands: list[list[_Bracket | None]] = [[]]
         self._trial_info: dict[Trial, tuple[_Bracket, int]] = {}
         self._state: dict[str, Any] = {"bracket": None, "band_idx": 0}
@@ -165,7 +165,7 @@ class HyperBandScheduler(FIFOScheduler):
 
     def _get_n0(self, s: int) -> int:
         """Trials in bracket `s`."""
-        return int(math.ceil(self._s_max_1 / (s + 1) * self._eta ** s))
+        return math.ceil(self._s_max_1 / (s + 1) * self._eta ** s)
 
     def _get_r0(self, s: int) -> float:
         """First milestone of bracket `s` (0: the bracket is skipped)."""
@@ -221,7 +221,7 @@ class HyperBandScheduler(FIFOScheduler):
                 return TrialScheduler.STOP
             if bracket._halves == 0:
                 break
-            good, bad = bracket.successive_halving()
+            _, bad = bracket.successive_halving()
             self._num_stopped += len(bad)
             for trial in bad:
                 bracket.cleanup_trial(trial)  # before stop_trial: on_trial_remove must find nothing to do

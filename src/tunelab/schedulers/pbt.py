@@ -135,7 +135,9 @@ def _fill_missing(config: dict, mutations: Mutations, rng: random.Random) -> Non
     """Sample the mutated keys a trial's config lacks, so every trial starts with a value to perturb."""
     for key, spec in mutations.items():
         if isinstance(spec, Mapping):
-            _fill_missing(config.setdefault(key, {}), spec, rng)
+            nested = config.setdefault(key, {})
+            if isinstance(nested, dict):
+                _fill_missing(nested, spec, rng)
         elif key not in config:
             config[key] = sample_mutation(spec, rng)
 
@@ -284,7 +286,7 @@ class PopulationBasedTraining(FIFOScheduler):
         trials.sort(key=lambda t: self._trial_state[t].last_score)  # type: ignore[arg-type,return-value]
         if len(trials) <= 1:
             return [], []
-        count = min(int(math.ceil(len(trials) * self._quantile_fraction)), len(trials) // 2)
+        count = min(math.ceil(len(trials) * self._quantile_fraction), len(trials) // 2)
         return trials[:count], trials[-count:]
 
     def _checkpoint_or_exploit(self, runner: Any, trial: Trial, time: float, lower: list[Trial],
@@ -337,7 +339,7 @@ class PopulationBasedTraining(FIFOScheduler):
 
     def _set_perturbation_time(self, trial: Trial, time: float) -> None:
         self._trial_state[trial].last_perturbation_time = time
-        trial.last_perturbation_time = time  # mirrored on the trial for displays and the journal
+        trial.last_perturbation_time = time  # type: ignore[assignment]  # mirrored for displays, the journal
 
     # -- seed helpers, reporting and resume ----------------------------------------------------------
     def last_scores(self, trials: list[Trial]) -> list[float]:

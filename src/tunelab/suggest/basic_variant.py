@@ -25,6 +25,8 @@ class BasicVariantGenerator(SearchAlgorithm):
                  constant_grid_search: bool = False, max_concurrent: int = 0):
         self._points = [dict(p) for p in (points_to_evaluate or [])]
         self._random = _make_random(random_state)
+        self._initial_random_state = self._random.getstate()
+        self._experiments: list[Experiment] = []
         self._constant_grid_search = constant_grid_search
         self._max_concurrent = max_concurrent
         self._generators: list[Iterator[Trial]] = []
@@ -37,6 +39,7 @@ class BasicVariantGenerator(SearchAlgorithm):
 
     def add_configurations(self, experiments: Any) -> None:
         for experiment in convert_to_experiment_list(experiments):
+            self._experiments.append(experiment)
             grid_size = _grid_size(experiment.config)
             self.total_samples += grid_size * experiment.num_samples
             self._generators.append(self._generate_trials(experiment))
@@ -98,7 +101,27 @@ class BasicVariantGenerator(SearchAlgorithm):
         return self._finished and not self._trial_buffer
 
     def save_state(self) -> Any:
-        return {"counter": self._counter, "random": self._random.getstate(), "prefix": self._id_prefix}
+        """Enough to regenerate the same variants: the initial random state and how many were made."""
+        return {"counter": self._counter, "initial_random": self._initial_random_state, "prefix": self._id_prefix,
+                "live": sorted(self._live)}
+
+    def restore_state(self, state: Any) -> None:
+        """Continue after the `counter` variants already made (call after `add_configurations`): the
+        variants are regenerated from the same random state and the first `counter` are skipped, so no
+        grid point runs twice or is skipped."""
+        self._random.setstate(state["initial_random"])
+        self._initial_random_state = state["initial_random"]
+        self._id_prefix = state["prefix"]
+        self._counter = 0
+        self._finished = False
+        self._trial_buffer = []
+        self._generators = [self._generate_trials(e) for e in self._experiments]
+        while self._counter < state["counter"] and self._generators:
+            try:
+                next(self._generators[0])
+            except StopIteration:
+                self._generators.pop(0)
+        self._live = set(state.get("live", []))
 
 
 def _make_random(random_state: Any) -> random.Random:

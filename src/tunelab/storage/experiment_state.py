@@ -1,0 +1,208 @@
+"""Records an experiment's state as it runs (journal + snapshots) and rebuilds it for `resume`."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from tunelab.error import TuneError
+from tunelab.storage.journal import Journal, decode, encode
+from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trial import Trial
+
+if TYPE_CHECKING:
+    from tunelab.experiment import Experiment
+
+SNAPSHOT_INTERVAL_S = 5.0
+_FINAL = (Trial.TERMINATED, Trial.ERROR)
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha1(repr(value).encode()).hexdigest()[:16]
+
+
+def _config_shape(config: Any) -> Any:
+    """The search space's structure: keys and value kinds/domains, not sampled values."""
+    if isinstance(config, dict):
+        return {str(k): _config_shape(v) for k, v in sorted(config.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(config, (list, tuple)):
+        return [_config_shape(v) for v in config]
+    if callable(config):
+        return "<callable>"
+    return repr(config)
+
+
+def _code_fingerprint(trainable_name: str) -> str:
+    from tunelab.registry import get_trainable
+
+    trainable = get_trainable(trainable_name)
+    target = getattr(trainable, "func", None) or getattr(trainable, "__wrapped_trainable__", None) or trainable
+    try:
+        return _fingerprint(inspect.getsource(target))
+    except (OSError, TypeError):
+        return ""
+
+
+class ExperimentState:
+    """The controller's recorder: one journal per experiment folder, snapshots of the algorithms."""
+
+    def __init__(self, experiments: "list[Experiment]", search_alg: Any, scheduler: Any):
+        self.experiments = experiments
+        self.search_alg = search_alg
+        self.scheduler = scheduler
+        self.journals = {exp.path: Journal(exp.path) for exp in experiments}
+        self._primary = self.journals[experiments[0].path] if experiments else None
+        self._events = 0
+        self._num_trials = 0
+        self._next_snapshot = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def has_state(self) -> bool:
+        return self._primary is not None and self._primary.exists()
+
+    def start(self, fresh: bool) -> None:
+        for exp in self.experiments:
+            journal = self.journals[exp.path]
+            journal.open(fresh)
+            if fresh:
+                journal.append({"e": "header", "experiment": exp.name, "trainable": exp.trainable_name,
+                                "space": _fingerprint(_config_shape(exp.config)),
+                                "code": _code_fingerprint(exp.trainable_name), "time": time.time()})
+
+    def close(self) -> None:
+        self.snapshot()
+        for journal in self.journals.values():
+            journal.close()
+
+    # -- controller hooks --------------------------------------------------------------------------
+    def _append(self, trial: Trial, event: dict) -> None:
+        journal = self.journals.get(trial.local_dir) or self._primary
+        if journal is not None:
+            journal.append(event)
+            self._events += 1
+
+    def on_add(self, trial: Trial) -> None:
+        self._append(trial, {"e": "add", "id": trial.trial_id, "spec": encode(trial.to_spec())})
+        self._num_trials += 1
+        self.snapshot()  # before the trial can start: the searcher's state always covers started trials
+
+    def on_status(self, trial: Trial) -> None:
+        event = {"e": "status", "id": trial.trial_id, "s": trial.status, "f": trial.num_failures}
+        if trial.logdir:
+            event["dir"] = trial.logdir
+        if trial.error_file:
+            event["err"] = trial.error_file
+        self._append(trial, event)
+
+    def on_checkpoint(self, trial: Trial, path: str) -> None:
+        self._append(trial, {"e": "ckpt", "id": trial.trial_id, "path": path})
+
+    def on_config(self, trial: Trial) -> None:
+        self._append(trial, {"e": "config", "id": trial.trial_id, "config": encode(trial.config),
+                             "tag": trial.experiment_tag})
+
+    def tick(self) -> None:
+        if time.monotonic() >= self._next_snapshot:
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        if self._primary is None or self._primary._file is None:
+            return
+        save_scheduler = getattr(self.scheduler, "save_state", None)
+        state = {"events": self._events, "num_trials": self._num_trials,
+                 "search": self.search_alg.save_state(),
+                 "scheduler": save_scheduler() if save_scheduler else None}
+        self._primary.write_snapshot(state)
+        self._next_snapshot = time.monotonic() + SNAPSHOT_INTERVAL_S
+
+    # -- resume ------------------------------------------------------------------------------------
+    def load(self, resume_errored: str | None = None) -> tuple[list[Trial], dict | None, list[tuple[Trial, str]]]:
+        """Rebuild the trials from the journals.
+
+        Returns the trials (journal order), the snapshot, and the trials that finished after the snapshot
+        (with their final status) so their completions can be replayed to the algorithms.
+        `resume_errored`: None keeps ERROR trials as they are, "resume" continues them from their latest
+        checkpoint, "restart" runs them again from scratch.
+        """
+        trials: dict[str, Trial] = {}
+        after_snapshot: list[tuple[Trial, str]] = []
+        snapshot = self._primary.read_snapshot() if self._primary is not None else None
+        snapshot_events = snapshot["events"] if snapshot else 0
+        index = 0
+        order = []
+        for exp in self.experiments:
+            journal = self.journals[exp.path]
+            if not journal.exists():
+                continue
+            for event in journal.read():
+                kind = event["e"]
+                if kind == "header":
+                    self._check_header(exp, event)
+                    continue
+                index += 1
+                trial = trials.get(event.get("id", ""))
+                if kind == "add":
+                    trial = Trial.from_spec(decode(event["spec"]))
+                    trial.status = Trial.PENDING
+                    trials[trial.trial_id] = trial
+                    order.append(trial)
+                elif trial is None:
+                    continue
+                elif kind == "status":
+                    trial.status, trial.num_failures = event["s"], event.get("f", 0)
+                    trial.logdir = event.get("dir", trial.logdir)
+                    trial.error_file = event.get("err", trial.error_file)
+                    if index > snapshot_events and event["s"] in _FINAL:
+                        after_snapshot.append((trial, event["s"]))
+                elif kind == "ckpt":
+                    if os.path.isdir(event["path"]):
+                        trial.checkpoint = Checkpoint.from_directory(event["path"])
+                elif kind == "config":
+                    trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
+        self._events = index
+        known = snapshot["num_trials"] if snapshot else 0
+        kept = []
+        for position, trial in enumerate(order):
+            never_started = trial.logdir is None and trial.status == Trial.PENDING
+            if position >= known and never_started:
+                continue  # added just before the kill, unknown to the searcher's snapshot: it comes again
+            self._prepare_for_resume(trial, resume_errored)
+            kept.append(trial)
+        self._num_trials = len(kept)
+        return kept, snapshot, after_snapshot
+
+    @staticmethod
+    def _prepare_for_resume(trial: Trial, resume_errored: str | None) -> None:
+        from tunelab.analysis import read_last_result
+
+        if trial.logdir:
+            result_file = os.path.join(trial.logdir, "result.json")
+            if os.path.exists(result_file):
+                trial.last_result = read_last_result(result_file) or {}
+        if trial.status == Trial.RUNNING:
+            trial.status = Trial.PENDING
+        elif trial.status == Trial.ERROR and resume_errored:
+            trial.status = Trial.PENDING
+            trial.num_failures = 0
+            if resume_errored == "restart":
+                trial.checkpoint = None
+
+    def _check_header(self, exp: "Experiment", header: dict) -> None:
+        problems = []
+        if header.get("trainable") != exp.trainable_name:
+            problems.append(f"trainable was {header.get('trainable')!r}, now {exp.trainable_name!r}")
+        if header.get("space") != _fingerprint(_config_shape(exp.config)):
+            problems.append("the config / search space changed")
+        if problems:
+            raise TuneError(
+                f"Cannot resume experiment {exp.name!r} at {exp.path}: " + "; ".join(problems) + ". "
+                "Resume with the spec it was started with, or start a new experiment (another name, or resume=False)."
+            )
+        code = _code_fingerprint(exp.trainable_name)
+        if header.get("code") and code and header["code"] != code:
+            import warnings
+
+            warnings.warn(f"The code of trainable {exp.trainable_name!r} changed since experiment {exp.name!r} "
+                          "started; resuming with the new code.", stacklevel=4)
