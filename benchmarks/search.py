@@ -16,7 +16,7 @@ the ratios tunelab/native and searcher/random, then checks the targets:
 2. each tunelab searcher at most 0.5x random's regret on at least 3 of 4 problems;
 3. with 4 concurrent trials, regret within 1.5x of sequential.
 
-    python benchmarks/search.py            # 100 evaluations, 10 seeds (a few minutes on 2 cores)
+    python benchmarks/search.py            # 100 evaluations, 30 seeds (about 4 minutes on 2 cores)
     python benchmarks/search.py --quick    # 40 evaluations, 3 seeds
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -231,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 evaluations and 3 seeds")
     parser.add_argument("--evals", type=int, default=None, help="evaluations per run (default 100)")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default 10)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default 30)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     args = parser.parse_args(argv)
     budget = args.evals or (40 if args.quick else 100)
-    seeds = args.seeds or (3 if args.quick else 10)
+    seeds = args.seeds or (3 if args.quick else 30)
     tasks = _tasks(seeds)
     print(f"{len(tasks)} runs of {budget} evaluations ({seeds} seeds), {args.jobs} processes", flush=True)
 

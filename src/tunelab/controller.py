@@ -17,7 +17,7 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor
 from tunelab.execution.local import TrialCallFailed, WorkerDied
 from tunelab.schedulers.trial_scheduler import TrialScheduler
-from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error
+from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
 from tunelab.stopper import Stopper
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.trainable.checkpoint import Checkpoint
@@ -327,6 +327,7 @@ class Controller:
     def _journal_status(self, trial: Trial) -> None:
         if self.state is not None:
             self.state.on_status(trial)
+        write_trial_state(trial)
 
     def _process_event(self, event: Event) -> None:
         trial = event.trial

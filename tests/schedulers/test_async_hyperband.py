@@ -29,7 +29,7 @@ def test_alias():
 
 def test_on_complete():
     scheduler = AsyncHyperBandScheduler(max_t=10, brackets=1)
-    t1, t2 = basic_setup(scheduler)
+    _, t2 = basic_setup(scheduler)
     t3 = Trial("PPO")
     scheduler.on_trial_add(None, t3)
     scheduler.on_trial_complete(None, t3, result(10, 1000))

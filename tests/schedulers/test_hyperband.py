@@ -31,7 +31,7 @@ def default_statistics():
 
 
 def downscale(n, sched):
-    return int(math.ceil(n / sched._eta))
+    return math.ceil(n / sched._eta)
 
 
 def test_default_band():

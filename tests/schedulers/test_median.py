@@ -149,7 +149,7 @@ def test_min_time_slice_yields_to_waiting_trials():
 
 def test_paused_trial_removed_counts_as_finished():
     rule = MedianStoppingRule(grace_period=0, min_samples_required=1)
-    t1, t2 = basic_setup(rule)
+    t1, _ = basic_setup(rule)
     t1.status = Trial.PAUSED
     rule.on_trial_remove(None, t1)  # t1's mean up to t=10 is 450
     assert rule.on_trial_result(None, Trial("c"), result(10, 449)) == STOP

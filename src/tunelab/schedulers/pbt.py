@@ -363,7 +363,7 @@ class PopulationBasedTraining(FIFOScheduler):
         }
         return {"trials": trials, "num_checkpoints": self._num_checkpoints, "num_perturbations": self._num_perturbations,
                 "next_perturbation_sync": self._next_perturbation_sync, "random": self._random.getstate(),
-                "exploit_log": copy.deepcopy(self.exploit_log)}
+                "exploit_log": list(self.exploit_log)}  # entries are copies, never changed
 
     def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
         """Resume; a top trial's donor checkpoint becomes the trial's own latest checkpoint."""

@@ -36,6 +36,27 @@ def write_error(trial: "Trial", text: str) -> str:
     return path
 
 
+def write_trial_state(trial: "Trial") -> None:
+    """`<logdir>/trial_state.json`: the trial's status as readers of the folder see it (written atomically
+    on each status change, so `tunelab show` and ExperimentAnalysis know running from finished trials)."""
+    import json
+
+    if not trial.logdir or not os.path.isdir(trial.logdir):
+        return
+    checkpoint = trial.checkpoint.path if trial.checkpoint is not None else None
+    state = {
+        "trial_id": trial.trial_id, "status": trial.status, "trainable_name": trial.trainable_name,
+        "experiment_tag": trial.experiment_tag, "num_failures": trial.num_failures,
+        "checkpoint": os.path.relpath(checkpoint, trial.logdir) if checkpoint else None,
+        "error_file": os.path.basename(trial.error_file) if trial.error_file else None,
+    }
+    path = os.path.join(trial.logdir, "trial_state.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f)
+    os.replace(tmp, path)
+
+
 class CheckpointKeeper:
     """Keeps a trial's newest checkpoint always, and the best `keep` ones by `score_attr` (prefix
     `min-` to minimise); deletes the rest from disk."""
