@@ -193,7 +193,7 @@ class Simulator:
         while True:
             self._start_chosen()
             if not self._events:
-                waiting = [t for t in self.live.values()]
+                waiting = list(self.live.values())
                 if waiting:
                     raise RuntimeError(f"deadlock under {type(self.scheduler).__name__}: "
                                        f"{len(waiting)} trials {waiting[0].status} and nothing runs")
@@ -330,14 +330,14 @@ def efficiency_run(args: tuple[str, str, int, int]) -> float:
             s.add(trial, CurveModel(curves[index]))
         return True
 
-    def success(trial: Trial, result: dict) -> bool:
-        return result["training_iteration"] >= MAX_T and config_of[trial.trial_id] in top
+    found = [False]
 
     def done(trial: Trial, result: dict) -> bool:
-        return success(trial, result) or sim.iterations >= budget
+        found[0] = result["training_iteration"] >= MAX_T and config_of[trial.trial_id] in top
+        return found[0] or sim.iterations >= budget
 
     sim.run(done, refill)
-    return float(sim.iterations) if sim.iterations < budget else math.inf
+    return float(sim.iterations) if found[0] else math.inf
 
 
 # -- experiment 2: median stopping rule -------------------------------------------------------------------
@@ -347,11 +347,11 @@ def median_run(args: tuple[str, int, int]) -> tuple[float, bool]:
     rng = np.random.default_rng(seed)
     curves, finals = make_pool(family, POOL, rng)
     sim = Simulator(SCHEDULERS["Median rule"](), workers, stop_iteration=MAX_T)
-    best_trial = None
+    best_index, best_trial = int(np.argmax(finals)), None
     for index in rng.permutation(POOL).tolist():
         trial = Trial("curve", {"config": index})
         sim.add(trial, CurveModel(curves[index]))
-        if index == int(np.argmax(finals)):
+        if index == best_index:
             best_trial = trial
     sim.run()
     assert best_trial is not None

@@ -14,6 +14,7 @@ from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.searcher import to_search_algorithm
 from tunelab.trial import Trial
 
 EXECUTORS = ("local",)
@@ -113,10 +114,12 @@ def _resume_mode(resume: Any) -> str | None:
 def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, scheduler: TrialScheduler,
                 callbacks: list[Callback] | None, verbose: int, resume: Any = False, stopper: Stopper | None = None,
                 max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
-                metric: str | None = None, mode: str | None = None) -> list[Trial]:
+                metric: str | None = None, mode: str | None = None, with_server: bool = False,
+                server_port: int = 4321) -> list[Trial]:
     from tunelab.storage.experiment_state import ExperimentState
 
     mode_name = _resume_mode(resume)
+    _check_checkpointing(experiments, scheduler)
     state = ExperimentState(experiments, search_alg, scheduler)
     resuming = mode_name is not None and state.has_state()
     if mode_name not in (None, "auto") and not resuming:
@@ -141,7 +144,35 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
     )
     if restored is not None:
         controller.restore_trials(*restored)
-    return controller.run()
+    if not with_server:
+        return controller.run()
+    from tunelab.server import TuneServer
+
+    try:
+        server = TuneServer(controller, port=server_port)
+    except TuneError:
+        state.close()  # nothing ran: release the journal as controller.run() would have
+        raise
+    with server:  # shut down when the experiment ends, errors included
+        return controller.run()
+
+
+def _check_checkpointing(experiments: list[Experiment], scheduler: TrialScheduler) -> None:
+    """Schedulers that pause or clone trials need trainables that can save: say so before anything runs."""
+    if not getattr(scheduler, "needs_checkpoints", False):
+        return
+    import inspect
+
+    from tunelab.registry import get_trainable
+    from tunelab.trainable.trainable import Trainable
+
+    for experiment in experiments:
+        trainable = get_trainable(experiment.trainable_name)
+        if inspect.isclass(trainable) and issubclass(trainable, Trainable) and not trainable.can_checkpoint():
+            raise TuneError(
+                f"{type(scheduler).__name__} pauses or clones trials, so it needs trainables that checkpoint, but "
+                f"{trainable.__name__} implements neither save_checkpoint/load_checkpoint nor _save/_restore."
+            )
 
 
 def _check_failed(trials: list[Trial], raise_on_failed_trial: bool) -> None:
@@ -161,9 +192,9 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
                     callbacks: list[Callback] | None = None, queue_trials: bool = False,
                     trial_executor: Any = None) -> list[Trial]:
     """Run `{name: spec}`, an Experiment or a list of them (the seed's entry point); returns the trials."""
-    _check_unsupported(with_server, trial_executor)
+    _check_unsupported(trial_executor)
     experiment_list = convert_to_experiment_list(experiments)
-    search_alg = search_alg or BasicVariantGenerator()
+    search_alg = to_search_algorithm(search_alg)
     if experiment_list:
         search_alg.add_configurations(experiment_list)
     else:
@@ -173,14 +204,12 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
         if not experiment_list and isinstance(search_alg, BasicVariantGenerator):
             raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
     trials = _run_trials(experiment_list, search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),
-                         resume=resume)
+                         resume=resume, with_server=with_server, server_port=server_port)
     _check_failed(trials, raise_on_failed_trial)
     return trials
 
 
-def _check_unsupported(with_server: bool, trial_executor: Any = None) -> None:
-    if with_server:
-        raise TuneError("with_server=True: the REST server is not part of this tunelab version yet; run without it")
+def _check_unsupported(trial_executor: Any = None) -> None:
     if trial_executor is not None:
         raise TuneError("trial_executor= is not supported; use tunelab.init(...) to size the local executor")
 
@@ -197,7 +226,6 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
     """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`."""
     from tunelab.analysis import ExperimentAnalysis
 
-    _check_unsupported(with_server)
     if mode not in (None, "min", "max"):
         raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
     if max_concurrent_trials is not None and (not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1):
@@ -215,7 +243,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
             keep_checkpoints_num=keep_checkpoints_num, checkpoint_score_attr=checkpoint_score_attr,
             max_failures=max_failures, restore=restore,
         )
-    search_alg = _as_search_algorithm(search_alg)
+    search_alg = to_search_algorithm(search_alg)
     search_alg.set_search_properties(metric, mode, experiment.config)
     search_alg.add_configurations([experiment])
     scheduler = scheduler or FIFOScheduler()
@@ -223,18 +251,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
     stopper = stop if isinstance(stop, Stopper) else None
     trials = _run_trials([experiment], search_alg, scheduler, callbacks, int(verbose), resume=resume,
                          stopper=stopper, max_concurrent_trials=max_concurrent_trials,
-                         time_budget_s=time_budget_s, metric=metric, mode=mode)
+                         time_budget_s=time_budget_s, metric=metric, mode=mode, with_server=with_server,
+                         server_port=server_port)
     _check_failed(trials, raise_on_failed_trial)
     return ExperimentAnalysis(trials, default_metric=metric, default_mode=mode)
-
-
-def _as_search_algorithm(search_alg: Any) -> SearchAlgorithm:
-    if search_alg is None:
-        return BasicVariantGenerator()
-    if isinstance(search_alg, SearchAlgorithm):
-        return search_alg
-    from tunelab.suggest.searcher import SearchGenerator, Searcher
-
-    if isinstance(search_alg, Searcher):
-        return SearchGenerator(search_alg)
-    raise TuneError(f"search_alg must be a SearchAlgorithm or a Searcher, got {search_alg!r}")

@@ -265,7 +265,9 @@ class Controller:
         if self._stopped_all:
             return
         pending = sum(1 for t in self._live.values() if t.status == Trial.PENDING)
-        want = max(1, self._free_slots())
+        # trials are made just in time (a searcher learns from every result before suggesting), unless the
+        # scheduler must see them all up front (HyperBand fills its brackets with them)
+        want = float("inf") if getattr(self.scheduler, "wants_all_trials", False) else max(1, self._free_slots())
         while pending < want and not self.search_alg.is_finished():
             trial = self.search_alg.next_trial()
             if trial is None:

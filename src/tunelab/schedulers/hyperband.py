@@ -136,6 +136,9 @@ class HyperBandScheduler(FIFOScheduler):
         stop_last_trials: stop the survivors at `max_t` (else they run on until a stop criterion).
     """
 
+    #: brackets are filled with trials in order: the controller adds every available trial up front
+    wants_all_trials = True
+
     needs_checkpoints = True
 
     def __init__(

@@ -1,0 +1,153 @@
+"""The server's view of a running experiment: trial snapshots to read, commands to queue.
+
+Only the controller's loop may change trials. Reads here take JSON-safe copies of a trial's fields from
+the HTTP thread; every write (add, stop) is wrapped in a `_Command`, appended to `controller.commands`
+and run by the loop at the start of its next step, while the HTTP thread waits for the outcome.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from tunelab.error import TuneError
+from tunelab.loggers.encoding import dumps_result
+from tunelab.suggest.basic_variant import BasicVariantGenerator
+
+if TYPE_CHECKING:
+    from tunelab.controller import Controller
+    from tunelab.trial import Trial
+
+__all__ = ["ExperimentUnavailable", "Gateway", "TrialNotFound", "trial_info"]
+
+
+class TrialNotFound(TuneError):
+    """No trial has the requested id (HTTP 404 in the REST form)."""
+
+    def __init__(self, trial_id: str):
+        super().__init__(f"Trial ({trial_id}) not found.")
+
+
+class ExperimentUnavailable(TuneError):
+    """The experiment has ended, or its loop did not take a command in time (HTTP 503)."""
+
+
+def trial_info(trial: "Trial") -> dict:
+    """A trial as plain JSON values: id, trainable, config, status, last result (or None) and paths."""
+    for _ in range(3):  # the loop replaces `config`/`last_result` while we copy; retry on a torn read
+        try:
+            return json.loads(dumps_result({
+                "id": trial.trial_id,
+                "trainable_name": trial.trainable_name,
+                "config": trial.config,
+                "status": trial.status,
+                "result": trial.last_result or None,
+                "experiment_tag": trial.experiment_tag,
+                "logdir": trial.logdir,
+                "num_failures": trial.num_failures,
+                "error_file": trial.error_file,
+            }))
+        except RuntimeError:
+            continue
+    raise ExperimentUnavailable(f"Trial ({trial.trial_id}) changed while being read; try again.")
+
+
+class _Command:
+    """A zero-argument callable for the controller's queue that hands its outcome to a waiting thread."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._fn = fn
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        try:
+            self.value = self._fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the HTTP client, must not stop the loop
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
+
+
+class Gateway:
+    """Reads and writes on one controller's trials for the server; `close()` when the experiment ends."""
+
+    def __init__(self, controller: "Controller", timeout_s: float = 30.0):
+        self._controller = controller
+        self._timeout_s = timeout_s
+        self._closed = False
+
+    # -- reads (HTTP thread) -----------------------------------------------------------------------
+    def list_trials(self) -> list[dict]:
+        return [trial_info(t) for t in list(self._controller.get_trials())]
+
+    def get_trial(self, trial_id: str) -> dict:
+        return trial_info(self._find(trial_id))
+
+    def _find(self, trial_id: str) -> "Trial":
+        trial = self._controller.get_trial(trial_id)
+        if trial is None:
+            raise TrialNotFound(trial_id)
+        return trial
+
+    # -- writes (run by the controller's loop) -----------------------------------------------------
+    def add_trials(self, name: str, spec: dict) -> list[dict]:
+        """Expand `{name: spec}` as the seed did (a new BasicVariantGenerator) and add every trial."""
+        generator = BasicVariantGenerator()
+        generator.add_configurations({name: spec})
+        trials = generator.next_trials()
+
+        def add() -> list[dict]:
+            for trial in trials:
+                self._controller.add_trial(trial)
+            return [trial_info(t) for t in trials]
+
+        return self._submit(add)
+
+    def stop_trial(self, trial_id: str) -> dict:
+        trial = self._find(trial_id)
+
+        def stop() -> dict:
+            self._controller.stop_trial(trial)
+            return trial_info(trial)
+
+        return self._submit(stop)
+
+    def _submit(self, fn: Callable[[], Any]) -> Any:
+        """Queue `fn` for the loop and wait for it; withdrawn (nothing done) if the loop does not take it."""
+        if self._closed:
+            raise ExperimentUnavailable("The experiment has ended; no trial can be added or stopped.")
+        command = _Command(fn)
+        queue = self._controller.commands
+        queue.append(command)
+        if self._closed:  # closed while we queued: fail it now rather than after the timeout
+            self.close()
+        if not command.done.wait(self._timeout_s):
+            try:
+                queue.remove(command)
+            except ValueError:  # the loop is running it right now: give it the time to finish
+                command.done.wait(self._timeout_s)
+            else:
+                raise ExperimentUnavailable(
+                    f"The experiment did not take the command within {self._timeout_s:g} s; nothing was done.")
+        if not command.done.is_set():
+            raise ExperimentUnavailable(f"The command is still running after {2 * self._timeout_s:g} s.")
+        if command.error is not None:
+            raise command.error
+        return command.value
+
+    def close(self) -> None:
+        """The experiment ended: refuse new writes and fail those still queued (the loop is gone)."""
+        self._closed = True
+        queue = self._controller.commands
+        for command in [c for c in list(queue) if isinstance(c, _Command)]:
+            try:
+                queue.remove(command)
+            except ValueError:
+                continue
+            command.fail(ExperimentUnavailable("The experiment ended before the command ran; nothing was done."))
