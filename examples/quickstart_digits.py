@@ -7,40 +7,9 @@ train in parallel worker processes, one epoch per report, until 40 epochs or 99%
     python examples/quickstart_digits.py --smoke-test
 """
 import argparse
-import warnings
-
-import numpy as np
 
 import tunelab as tune
-
-
-def load_data():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = digits.data / 16.0
-    return train_test_split(x, digits.target, test_size=0.25, random_state=0)
-
-
-def train_mlp(config, data):
-    """One trial: train an MLP with `config`, report validation accuracy after every epoch."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    x_train, x_val, y_train, y_val = data
-    model = MLPClassifier(hidden_layer_sizes=(config["hidden"],), learning_rate_init=config["lr"],
-                          alpha=config["alpha"], batch_size=64, random_state=0)
-    classes = np.unique(y_train)
-    rng = np.random.default_rng(0)
-    for _ in range(config["epochs"]):
-        order = rng.permutation(len(x_train))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for start in range(0, len(order), 64):
-                batch = order[start:start + 64]
-                model.partial_fit(x_train[batch], y_train[batch], classes=classes)
-        tune.report(mean_accuracy=float(model.score(x_val, y_val)), mean_loss=float(model.loss_))
+from digits_common import load_data, train_mlp  # the data and the trial, shared with asha_digits.py
 
 
 def main():

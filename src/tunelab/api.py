@@ -77,12 +77,15 @@ def _default_callbacks(callbacks: list[Callback] | None) -> list[Callback]:
     return default_loggers() + user
 
 
-def _status_printer(verbose: int, metric: str | None, mode: str | None, total: int | None) -> Any:
+def _progress(verbose: int, metric: str | None, mode: str | None, total: int | None) -> tuple[Any, Any]:
+    """The console reporter (a callback, for `Result for ...` lines) and the controller's status hook."""
     if not verbose:
-        return None
+        return None, None
     from tunelab.progress import ProgressReporter
 
-    reporter = ProgressReporter(verbose=verbose, metric=metric, mode=mode)
+    interval = os.environ.get("TUNELAB_STATUS_INTERVAL_S")
+    reporter = ProgressReporter(verbose=verbose, metric=metric, mode=mode,
+                                print_interval_s=float(interval) if interval else 5.0)
 
     def print_status(controller: Controller, final: bool) -> None:
         trials = controller.get_trials()
@@ -96,7 +99,7 @@ def _status_printer(verbose: int, metric: str | None, mode: str | None, total: i
             "mode": mode,
         })
 
-    return print_status
+    return reporter, print_status
 
 
 RESUME_MODES = {False: None, None: None, True: "resume", "LOCAL": "resume", "AUTO": "auto",
@@ -135,11 +138,13 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
             search_alg.restore_state(snapshot["search"])
     state.start(fresh=not resuming)
     total = getattr(search_alg, "total_samples", None) or None
+    reporter, print_status = _progress(verbose, metric, mode, total)
+    all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
     controller = Controller(
-        search_alg, scheduler, get_executor(), _default_callbacks(callbacks), stopper=stopper,
+        search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
         max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
-        status_printer=_status_printer(verbose, metric, mode, total),
-        status_interval_s=float(os.environ.get("TUNELAB_STATUS_INTERVAL_S", "5")),
+        status_printer=print_status,
+        status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
         state=state,
     )
     if restored is not None:

@@ -238,10 +238,10 @@ class Controller:
             self._run_commands()
         self._check_global_stop()
         started = 0
-        if self._changed:  # only a finished, paused or added trial can let another one start
+        while self._changed:  # only a finished, paused or added trial can let another one start
             self._changed = False
             self._fill_trials()
-            started = self._start_trials()
+            started += self._start_trials()
         timeout = 0.0 if started else self._wait_timeout()
         for event in self.executor.get_events(timeout):
             self._process_event(event)

@@ -174,6 +174,11 @@ class ProgressReporter(Callback):
         self._view: _LiveView | None = None
 
     @property
+    def refresh_interval_s(self) -> float:
+        """How often the controller should call `report`: a live table is redrawn 4 times a second."""
+        return 0.25 if self._use_live() else self.print_interval_s
+
+    @property
     def out(self) -> TextIO:
         return self._out if self._out is not None else sys.stdout
 

@@ -73,7 +73,7 @@ class Trial:
         self.best_checkpoint: Checkpoint | None = None
         if restore_path:
             self.checkpoint = Checkpoint.from_directory(restore_path)
-        self.last_perturbation_time = 0  # used by PBT
+        self.last_perturbation_time: float = 0.0  # used by PBT
         self.start_time: float | None = None
 
     # -- state -------------------------------------------------------------------------------------

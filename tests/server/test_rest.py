@@ -53,8 +53,9 @@ def _wait_for(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any
         time.sleep(0.05)
 
 
-def _statuses(client: TuneClient) -> list[str]:
-    return [t["status"] for t in client.get_all_trials()["trials"]]
+def _reporting(client: TuneClient) -> list[str]:
+    """Statuses of the trials that have reported at least once."""
+    return [t["status"] for t in client.get_all_trials()["trials"] if t["result"]]
 
 
 class Live:
@@ -102,7 +103,8 @@ def live_experiment(entry: str = "run_experiments") -> Iterator[Live]:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     live = Live(port, thread, outcome)
-    _wait_for(lambda: "error" in outcome or _statuses(live.client) == [Trial.RUNNING] * 2, "two RUNNING trials")
+    _wait_for(lambda: "error" in outcome or _reporting(live.client) == [Trial.RUNNING] * 2,
+              "two RUNNING trials that have reported")
     try:
         yield live
     finally:
