@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -144,6 +144,7 @@ class Simulator:
         self._current: Trial | None = None
         self._stop_current = False
         self._exploit: tuple | None = None
+        self._source: Iterator[tuple[Trial, Any]] | None = None
 
     # runner surface ---------------------------------------------------------------------------------
     def get_trials(self) -> list[Trial]:
@@ -156,6 +157,7 @@ class Simulator:
         return self._running < self.workers
 
     def stop_trial(self, trial: Trial) -> None:
+        """As `Controller.stop_trial`: a RUNNING, PENDING or PAUSED trial is removed (`on_trial_remove`)."""
         if trial.is_finished():
             return
         if trial is self._current:
@@ -164,9 +166,7 @@ class Simulator:
         if trial.status == Trial.RUNNING:
             self._version[trial.trial_id] += 1  # drop its iteration in flight
             self._running -= 1
-            self.scheduler.on_trial_complete(self, trial, trial.last_result)
-        else:
-            self.scheduler.on_trial_remove(self, trial)
+        self.scheduler.on_trial_remove(self, trial)
         self._end(trial)
 
     def checkpoint_trial(self, trial: Trial) -> Checkpoint:
@@ -187,17 +187,41 @@ class Simulator:
         self._version[trial.trial_id] = 0
         self.scheduler.on_trial_add(self, trial)
 
-    def run(self, on_result: Callable[[Trial, dict], bool] | None = None,
-            refill: Callable[["Simulator"], bool] | None = None) -> bool:
-        """Run until nothing is left (and `refill` adds nothing) or `on_result` returns True (then True)."""
+    def _fill(self) -> None:
+        """As `Controller._fill_trials`: trials come from the searcher just in time (enough PENDING ones
+        for the free slots, at least one), or all at once for a scheduler with `wants_all_trials`."""
+        if self._source is None:
+            return
+        pending = sum(1 for t in self.live.values() if t.status == Trial.PENDING)
+        want = math.inf if getattr(self.scheduler, "wants_all_trials", False) else max(1, self.workers - self._running)
+        while pending < want:
+            item = next(self._source, None)
+            if item is None:
+                self._source = None  # the searcher is finished
+                return
+            self.add(*item)
+            pending += 1
+
+    def run(self, source: Iterable[tuple[Trial, Any]] | None = None,
+            on_result: Callable[[Trial, dict], bool] | None = None,
+            refill: Callable[[], Iterable[tuple[Trial, Any]] | None] | None = None) -> bool:
+        """Run the `(trial, model)` pairs of `source` (the searcher) until nothing is left, then those of
+        each new source `refill()` gives (None: the end); stop early when `on_result` returns True (then
+        return True)."""
+        self._source = None if source is None else iter(source)
         while True:
+            self._fill()
             self._start_chosen()
             if not self._events:
                 waiting = list(self.live.values())
                 if waiting:
                     raise RuntimeError(f"deadlock under {type(self.scheduler).__name__}: "
                                        f"{len(waiting)} trials {waiting[0].status} and nothing runs")
-                if refill is not None and refill(self):
+                if self._source is not None:
+                    continue  # cannot happen: _fill adds a trial while the source has one
+                more = refill() if refill is not None else None
+                if more is not None:
+                    self._source = iter(more)
                     continue
                 return False
             finish, _, trial_id, version = heapq.heappop(self._events)
@@ -323,12 +347,12 @@ def efficiency_run(args: tuple[str, str, int, int]) -> float:
     config_of: dict[str, int] = {}
     budget = BUDGET_FACTOR * random_search_compute(POOL)
 
-    def refill(s: Simulator) -> bool:
+    def one_pass() -> Iterator[tuple[Trial, CurveModel]]:
+        """The searcher: the pool in a random order (a new order for each pass)."""
         for index in rng.permutation(POOL).tolist():
             trial = Trial("curve", {"config": index})
             config_of[trial.trial_id] = index
-            s.add(trial, CurveModel(curves[index]))
-        return True
+            yield trial, CurveModel(curves[index])
 
     found = [False]
 
@@ -336,7 +360,7 @@ def efficiency_run(args: tuple[str, str, int, int]) -> float:
         found[0] = result["training_iteration"] >= MAX_T and config_of[trial.trial_id] in top
         return found[0] or sim.iterations >= budget
 
-    sim.run(done, refill)
+    sim.run(one_pass(), done, one_pass)
     return float(sim.iterations) if found[0] else math.inf
 
 
@@ -347,14 +371,17 @@ def median_run(args: tuple[str, int, int]) -> tuple[float, bool]:
     rng = np.random.default_rng(seed)
     curves, finals = make_pool(family, POOL, rng)
     sim = Simulator(SCHEDULERS["Median rule"](), workers, stop_iteration=MAX_T)
-    best_index, best_trial = int(np.argmax(finals)), None
-    for index in rng.permutation(POOL).tolist():
-        trial = Trial("curve", {"config": index})
-        sim.add(trial, CurveModel(curves[index]))
-        if index == best_index:
-            best_trial = trial
-    sim.run()
-    assert best_trial is not None
+    best_index, best = int(np.argmax(finals)), []
+
+    def searcher() -> Iterator[tuple[Trial, CurveModel]]:
+        for index in rng.permutation(POOL).tolist():
+            trial = Trial("curve", {"config": index})
+            if index == best_index:
+                best.append(trial)
+            yield trial, CurveModel(curves[index])
+
+    sim.run(searcher())
+    best_trial = best[0]
     return POOL * MAX_T / sim.iterations, best_trial.last_result["training_iteration"] >= MAX_T
 
 
@@ -373,15 +400,15 @@ def pbt_run(args: tuple[bool, int]) -> tuple[bool, float]:
                                             hyperparam_mutations={"lr": loguniform(1e-3, 2e-2)})
     sim = Simulator(scheduler, PBT_WORKERS, stop_iteration=PBT_BUDGET)
     lrs = [loguniform(1e-3, 2e-2).sample(None, rng) for _ in range(PBT_POPULATION)]
-    for i, lr in enumerate(lrs):
-        sim.add(Trial("toy", {"lr": lr}, experiment_tag=str(i)), LrToyModel(lr, random.Random(rng.random())))
+    population = [(Trial("toy", {"lr": lr}, experiment_tag=str(i)), LrToyModel(lr, random.Random(rng.random())))
+                  for i, lr in enumerate(lrs)]
     best = [0.0]
 
     def goal(trial: Trial, result: dict) -> bool:
         best[0] = max(best[0], result[METRIC])
         return result[METRIC] >= PBT_GOAL
 
-    return sim.run(goal), best[0]
+    return sim.run(population, goal), best[0]
 
 
 def mann_whitney_u(a: list[float], b: list[float]) -> tuple[float, float]:

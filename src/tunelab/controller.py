@@ -131,7 +131,7 @@ class Controller:
             return
         self.scheduler.on_trial_add(self, trial)
         if self.state is not None:
-            self.state.snapshot()  # the searcher and scheduler both know the trial before it can start
+            self.state.after_add()
 
     def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
         """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
@@ -171,6 +171,7 @@ class Controller:
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
+        self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
 
     def pause_trial(self, trial: Trial) -> None:
         """Pause a PENDING trial, or the trial whose result is being processed (after its decision)."""

@@ -7,8 +7,9 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -21,7 +22,7 @@ from tunelab.web_server import TuneClient, TuneServer
 
 pytestmark = pytest.mark.timeout(30)
 
-SPEC = {"run": "served_loop", "config": {"x": {"grid_search": [1, 2]}}, "resources_per_trial": {"cpu": 1}}
+SPEC: dict[str, Any] = {"run": "served_loop", "config": {"x": {"grid_search": [1, 2]}}, "resources_per_trial": {"cpu": 1}}
 
 
 def _register_loop() -> None:

@@ -9,6 +9,7 @@ links each metric to its scalar curve.
 from __future__ import annotations
 
 import contextlib
+import struct
 import itertools
 import sys
 import time
@@ -138,37 +139,46 @@ def _without_torch() -> Iterator[None]:
 
 
 class _EventWriter:
-    """A thread-free event file writer: `add_summary` serialises one Event and appends it to a buffered
-    file (flushed every `flush_secs`, and on close)."""
+    """A thread-free TensorBoard event file: `add_summary` serialises one Event as a TFRecord (length,
+    masked CRC32C, data, masked CRC32C) into a buffered file, flushed every `flush_secs` and on close.
+    No fsync: a flush reaches the OS, which keeps it through a crash of the driver process."""
 
     def __init__(self, logdir: str, flush_secs: float, purge_step: int | None, filename_suffix: str):
-        from tensorboardX.event_file_writer import EventsWriter
+        import socket
+
         from tensorboardX.proto.event_pb2 import Event, SessionLog
+        from tensorboardX.record_writer import masked_crc32c
 
         self._event_cls = Event
-        self._events = EventsWriter(os.path.join(logdir, "events"), filename_suffix)
+        self._crc = masked_crc32c
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
+        self._file = open(os.path.join(logdir, name), "ab")
         self._flush_secs = flush_secs
         self._next_flush = time.monotonic() + flush_secs
         self.file_writer = self
+        self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
         if purge_step is not None:
-            self._events.write_event(Event(step=purge_step, file_version="brain.Event:2", wall_time=time.time()))
-            self._events.write_event(Event(step=purge_step, wall_time=time.time(),
-                                           session_log=SessionLog(status=SessionLog.START)))
+            self._write(Event(step=purge_step, wall_time=time.time(), session_log=SessionLog(status=SessionLog.START)))
+
+    def _write(self, event: Any) -> None:
+        data = event.SerializeToString()
+        header = struct.pack("<Q", len(data))
+        self._file.write(header + struct.pack("<I", self._crc(header)) + data + struct.pack("<I", self._crc(data)))
 
     def add_summary(self, summary: Any, global_step: int | None = None) -> None:
         event = self._event_cls(wall_time=time.time(), summary=summary)
         if global_step is not None:
             event.step = int(global_step)
-        self._events.write_event(event)
+        self._write(event)
         if time.monotonic() >= self._next_flush:
             self.flush()
 
     def flush(self) -> None:
-        self._events.flush()
+        self._file.flush()
         self._next_flush = time.monotonic() + self._flush_secs
 
     def close(self) -> None:
-        self._events.close()
+        self._file.close()
 
 
 def _hparam_value(value: Any) -> bool | int | float | str | None:

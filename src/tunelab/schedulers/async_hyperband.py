@@ -230,18 +230,15 @@ class AsyncHyperBandScheduler(FIFOScheduler):
 
     def _on_result_promotion(self, runner: Any, trial: Trial, time: float, score: float) -> str:
         """Between rungs: CONTINUE. At a new rung: CONTINUE if the trial is what a free worker would run
-        next anyway (the best promotable trial), else PAUSE there."""
+        next anyway (the best promotable trial), else PAUSE there.
+
+        The synchronous (endgame) rule is never applied here: the controller adds trials just in time, so
+        while a result is processed there is often no PENDING trial although the searcher has more. Only
+        `choose_trial_to_run`, which the controller calls after adding trials, can tell the end."""
         if not self._record_passed(trial, time, score):
             return TrialScheduler.CONTINUE
         pick = self._promotion_pick(runner, current=trial, endgame=False)
-        if pick is None and not self._others_waiting_or_running(trial):
-            pick = self._promotion_pick(runner, current=trial, endgame=True)
         return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
-
-    def _others_waiting_or_running(self, current: Trial | None) -> bool:
-        # newest first: that is where PENDING trials are
-        return any(t is not current and t.status in (Trial.PENDING, Trial.RUNNING)
-                   for t in reversed(self._trials.values()))
 
     def _promotion_pick(self, runner: Any, current: Trial | None, endgame: bool) -> Trial | None:
         """The best promotable trial at the highest rung over all brackets, or None.

@@ -74,7 +74,7 @@ def _split_address(address: str) -> tuple[str, int]:
     address = address.split("://", 1)[-1].rstrip("/")
     if address.startswith("["):  # "[::1]:4321"
         host, _, rest = address[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else rest
+        port = rest.removeprefix(":")
     else:
         host, _, port = address.partition(":")
     if not host or (port and not port.isdigit()):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import dumps_result
@@ -32,7 +33,7 @@ class ExperimentUnavailable(TuneError):
     """The experiment has ended, or its loop did not take a command in time (HTTP 503)."""
 
 
-def trial_info(trial: "Trial") -> dict:
+def trial_info(trial: Trial) -> dict:
     """A trial as plain JSON values: id, trainable, config, status, last result (or None) and paths."""
     for _ in range(3):  # the loop replaces `config`/`last_result` while we copy; retry on a torn read
         try:
@@ -77,7 +78,7 @@ class _Command:
 class Gateway:
     """Reads and writes on one controller's trials for the server; `close()` when the experiment ends."""
 
-    def __init__(self, controller: "Controller", timeout_s: float = 30.0):
+    def __init__(self, controller: Controller, timeout_s: float = 30.0):
         self._controller = controller
         self._timeout_s = timeout_s
         self._closed = False
@@ -89,7 +90,7 @@ class Gateway:
     def get_trial(self, trial_id: str) -> dict:
         return trial_info(self._find(trial_id))
 
-    def _find(self, trial_id: str) -> "Trial":
+    def _find(self, trial_id: str) -> Trial:
         trial = self._controller.get_trial(trial_id)
         if trial is None:
             raise TrialNotFound(trial_id)

@@ -41,7 +41,7 @@ class TuneServer:
     Writes wait up to `timeout_s` for the controller's loop to take them.
     """
 
-    def __init__(self, controller: "Controller", port: int = DEFAULT_PORT, host: str = "127.0.0.1",
+    def __init__(self, controller: Controller, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
                  timeout_s: float = 30.0):
         host = _loopback_host(host)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -76,10 +76,10 @@ class TuneServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "TuneServer":
+    def __enter__(self) -> TuneServer:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
 
@@ -124,19 +124,19 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     server_version = "tunelab"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._dispatch("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
     def _dispatch(self, method: str) -> None:
@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = (404 if parts else 400), {"message": str(exc)}  # the seed's form answered 400
         except TuneError as exc:
             status, payload = 400, {"message": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - a request must get an answer, and the server must live on
+        except Exception as exc:
             logger.exception("tunelab server: %s %s failed", method, self.path)
             status, payload = 500, {"message": f"{type(exc).__name__}: {exc}"}
         self._send(status, payload, headers)

@@ -70,6 +70,8 @@ class ExperimentState:
                 journal.append({"e": "header", "experiment": exp.name, "trainable": exp.trainable_name,
                                 "space": _fingerprint(_config_shape(exp.config)),
                                 "code": _code_fingerprint(exp.trainable_name), "time": time.time()})
+        if fresh:
+            self.snapshot()  # the algorithms' initial state (e.g. the variant generator's random state)
 
     def close(self) -> None:
         self.snapshot()
@@ -86,7 +88,15 @@ class ExperimentState:
     def on_add(self, trial: Trial) -> None:
         self._append(trial, {"e": "add", "id": trial.trial_id, "spec": encode(trial.to_spec())})
         self._num_trials += 1
-        self.snapshot()  # before the trial can start: the searcher's state always covers started trials
+
+    def after_add(self) -> None:
+        """Called once the scheduler knows the new trial, before it can start: a searcher whose state is
+        not derived from the journal is snapshotted now, so its state always covers started trials."""
+        if not self._search_state_in_journal():
+            self.snapshot()
+
+    def _search_state_in_journal(self) -> bool:
+        return bool(getattr(self.search_alg, "state_in_journal", False))
 
     def on_status(self, trial: Trial) -> None:
         event = {"e": "status", "id": trial.trial_id, "s": trial.status, "f": trial.num_failures}
@@ -162,7 +172,12 @@ class ExperimentState:
                 elif kind == "config":
                     trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
         self._events = index
-        known = snapshot["num_trials"] if snapshot else 0
+        if self._search_state_in_journal():
+            known = len(order)  # every journaled trial counts: the generator skips exactly that many
+            if snapshot is not None and snapshot.get("search") is not None:
+                snapshot["search"] = dict(snapshot["search"], counter=len(order))
+        else:
+            known = snapshot["num_trials"] if snapshot else 0
         kept = []
         for position, trial in enumerate(order):
             never_started = trial.logdir is None and trial.status == Trial.PENDING

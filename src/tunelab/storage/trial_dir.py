@@ -37,8 +37,9 @@ def write_error(trial: "Trial", text: str) -> str:
 
 
 def write_trial_state(trial: "Trial") -> None:
-    """`<logdir>/trial_state.json`: the trial's status as readers of the folder see it (written atomically
-    on each status change, so `tunelab show` and ExperimentAnalysis know running from finished trials)."""
+    """`<logdir>/trial_state.json`: the trial's status as readers of the folder see it, rewritten on each
+    status change so `tunelab show` and ExperimentAnalysis know running from finished trials. (The
+    journal, not this file, is what resume trusts.)"""
     import json
 
     if not trial.logdir or not os.path.isdir(trial.logdir):
@@ -50,11 +51,8 @@ def write_trial_state(trial: "Trial") -> None:
         "checkpoint": os.path.relpath(checkpoint, trial.logdir) if checkpoint else None,
         "error_file": os.path.basename(trial.error_file) if trial.error_file else None,
     }
-    path = os.path.join(trial.logdir, "trial_state.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open(os.path.join(trial.logdir, "trial_state.json"), "w") as f:
         json.dump(state, f)
-    os.replace(tmp, path)
 
 
 class CheckpointKeeper:

@@ -21,6 +21,9 @@ class BasicVariantGenerator(SearchAlgorithm):
     Trials are built one at a time on demand, so 100,000 variants cost no memory until they run.
     """
 
+    #: its progress is the number of trials it made, which the experiment journal records
+    state_in_journal = True
+
     def __init__(self, points_to_evaluate: list[dict] | None = None, random_state: Any = None,
                  constant_grid_search: bool = False, max_concurrent: int = 0):
         self._points = [dict(p) for p in (points_to_evaluate or [])]

@@ -143,8 +143,11 @@ def _grid_search_generator(unresolved_spec: dict, grid_vars: list) -> Iterator[d
         if len(values) == 0:
             return
     indices = [0] * len(grid_vars)
+    base = copy.deepcopy(unresolved_spec)
+    for path, _ in grid_vars:  # copy each variant without the (possibly long) lists of grid values
+        _assign_value(base, path, None)
     while True:
-        spec = copy.deepcopy(unresolved_spec)
+        spec = copy.deepcopy(base)
         for i, (path, values) in enumerate(grid_vars):
             _assign_value(spec, path, values[indices[i]])
         yield spec
