@@ -338,6 +338,7 @@ class Controller:
             return
         if event.kind == P.RESULT:
             result, checkpoint_path = event.payload
+            result["config"] = trial.config
             self._on_result(trial, result, checkpoint_path)
         elif event.kind == P.FINISHED:
             self._on_finished(trial)

@@ -178,6 +178,23 @@ def test_promotion_continues_when_the_trial_is_the_next_promotion():
     assert report(scheduler, runner, trials[2], 1, 9) == CONTINUE  # best of 3 at rung 1: promoted at once
 
 
+def test_promotion_endgame_waits_for_the_searcher():
+    """The controller adds trials just in time, so no PENDING trial while a result is processed does not
+    mean the experiment is ending: a trial outside the top floor(n/rf) pauses, and the synchronous rule is
+    only applied by choose_trial_to_run, which the controller calls after asking the searcher for more."""
+    scheduler = promotion()
+    runner = MockRunner(scheduler, capacity=1)
+    first = runner.add_trial(Trial("t0"))
+    runner.launch(first)
+    assert report(scheduler, runner, first, 1, 5) == PAUSE  # alone at rung 1: floor(1/3) = 0 promotable
+    late = runner.add_trial(Trial("t1"))  # added just in time, after the result
+    assert scheduler.choose_trial_to_run(runner) is late
+    runner.launch(late)
+    assert report(scheduler, runner, late, 1, 1) == PAUSE
+    # the searcher is finished: nothing pending or running, so the best of rung 1 is promoted (ceil(2/3) = 1)
+    assert scheduler.choose_trial_to_run(runner) is first
+
+
 def test_promotion_endgame_stops_unpromotable_trials_and_finishes():
     scheduler = promotion()
     trials = [Trial(f"t{i}") for i in range(20)]

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def _dumps_config(config: dict) -> bytes:
+    """Configs may hold functions (`tune.function`, lambdas of the user's script): pickle them by value."""
+    import cloudpickle
+
+    return cloudpickle.dumps(config)
+
+
 class WorkerDied(TuneError):
     """The worker process running a trial exited (killed, crashed, out of memory)."""
 
@@ -122,7 +129,7 @@ class LocalExecutor(Executor):
             "trial_id": trial.trial_id,
             "trainable_key": key,
             "trainable_blob": None if key in worker.known_keys else blob,
-            "config": trial.config,
+            "config": _dumps_config(trial.config),
             "logdir": trial.logdir,
             "restore_path": restore_path,
             "num_threads": threads,
@@ -157,7 +164,7 @@ class LocalExecutor(Executor):
         return path
 
     def reset_trial(self, trial: "Trial", new_config: dict) -> bool:
-        self._send(trial, (P.RESET, new_config))
+        self._send(trial, (P.RESET, _dumps_config(new_config)))
         (ok,) = self._await(trial, P.RESET_DONE)
         return bool(ok)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 import sys
 import traceback
 from typing import Any
@@ -37,6 +38,7 @@ class _Worker:
     def run_trial(self, payload: dict) -> None:
         trial_id = payload["trial_id"]
         try:
+            payload["config"] = pickle.loads(payload["config"])
             trainable = self._load_trainable(payload)
             self._prepare_process(payload)
             from tunelab.trainable.trainable import Trainable
@@ -52,6 +54,12 @@ class _Worker:
 
     def _send(self, kind: str, trial_id: str, *args: Any) -> None:
         self.conn.send((kind, trial_id) + args)
+
+    def _send_result(self, trial_id: str, result: dict, checkpoint_path: str | None) -> None:
+        """The driver knows the config (which may not even pickle by reference): it puts it back."""
+        result = dict(result)
+        result.pop("config", None)
+        self._send(P.RESULT, trial_id, result, checkpoint_path)
 
     def _load_trainable(self, payload: dict) -> Any:
         key = payload["trainable_key"]
@@ -102,7 +110,7 @@ class _Worker:
                 ok = False
                 if on_reset is not None:
                     try:
-                        ok = bool(on_reset(message[1]))
+                        ok = bool(on_reset(pickle.loads(message[1])))
                     except Exception:  # noqa: BLE001
                         ok = False
                 self._send(P.RESET_DONE, trial_id, ok)
@@ -127,7 +135,7 @@ class _Worker:
 
             while True:
                 result = trainable.train()
-                self._send(P.RESULT, trial_id, result, None)
+                self._send_result(trial_id, result, None)
                 command = self._wait_command(trial_id, trainable.save, trainable.restore, reset)
                 if command == P.STOP:
                     return
@@ -154,7 +162,7 @@ class _Worker:
         holder: dict = {}
 
         def send_result(result: dict, checkpoint_path: str | None) -> str:
-            self._send(P.RESULT, trial_id, result, checkpoint_path)
+            self._send_result(trial_id, result, checkpoint_path)
             command = self._wait_command(trial_id, lambda: holder["session"].latest_checkpoint_path)
             return command
 
