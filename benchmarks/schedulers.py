@@ -3,14 +3,17 @@
 A small in-process simulator plays the controller on a simulated clock: it keeps `workers` trials
 running, asks the scheduler which trial to start, feeds one result per iteration from a curve (or a toy
 model with state), and honours CONTINUE / PAUSE / STOP, unpause, stop, checkpoint and exploit requests.
-Compute is counted in iterations.
+It takes trials from the searcher as `tunelab.controller.Controller._fill_trials` does: just in time
+(enough PENDING trials for the free slots, at least one), or all of them up front for a scheduler with
+`wants_all_trials` (HyperBand). `stop_trial` removes a trial as `Controller.stop_trial` does
+(`on_trial_remove`). Compute is counted in iterations.
 
 Experiments (median over seeds; every number printed is measured, targets are checked, not assumed):
 1. Efficiency: compute each scheduler spends until it has trained a configuration of the top 1% of the pool
    (by final value) to `max_t`, versus random search at full budget, whose expected compute is
    `max_t * (N+1)/(k+1)` (the expected number of draws, without replacement, until one of the k top
-   configs of the N in the pool). Trials are added a pass over the (shuffled) pool at a time; a scheduler
-   that ends a pass without success gets another pass. Two curve families: "friendly" curves keep their
+   configs of the N in the pool). The searcher is a pass over the (shuffled) pool; a scheduler that ends
+   a pass without success gets another pass. Two curve families: "friendly" curves keep their
    order; "adversarial" curves cross (late bloomers: the best configs learn slowest).
 2. Median stopping rule: compute saved against training every trial to `max_t`, and how often the
    finally-best trial survives.
@@ -125,7 +128,11 @@ class _SimExecutor:
 
 
 class Simulator:
-    """Plays the controller for one scheduler with `workers` slots; one iteration takes one time unit."""
+    """Plays the controller for one scheduler with `workers` slots; one iteration takes one time unit.
+
+    At 1 worker it makes the same decisions as the real controller (checked on replayed curves: every
+    trial ends at the same iteration under FIFO-like, ASHA and HyperBand schedulers). With more workers the
+    real controller's interleaving depends on timing; the simulator's workers run in lockstep."""
 
     def __init__(self, scheduler: TrialScheduler, workers: int, stop_iteration: int):
         self.scheduler = scheduler
