@@ -14,8 +14,7 @@ from typing import Any, Callable
 from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
-from tunelab.execution.executor import Event, Executor
-from tunelab.execution.local import TrialCallFailed, WorkerDied
+from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
 from tunelab.stopper import Stopper

@@ -4,9 +4,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tunelab.error import TuneError
+
 if TYPE_CHECKING:
     from tunelab.resources import Resources
     from tunelab.trial import Trial
+
+
+class WorkerDied(TuneError):
+    """The process (or actor) running a trial is gone (killed, crashed, out of memory)."""
+
+
+class TrialCallFailed(TuneError):
+    """A synchronous request to a trial (save, restore) raised in the trainable."""
 
 
 class Event(NamedTuple):

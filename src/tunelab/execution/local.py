@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
-from tunelab.execution.executor import Event, Executor
+from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.execution.resources import ResourcePool, detect_num_cpus, detect_num_gpus
 from tunelab.registry import trainable_blob
 
@@ -28,14 +28,6 @@ def _dumps_config(config: dict) -> bytes:
     import cloudpickle
 
     return cloudpickle.dumps(config)
-
-
-class WorkerDied(TuneError):
-    """The worker process running a trial exited (killed, crashed, out of memory)."""
-
-
-class TrialCallFailed(TuneError):
-    """A synchronous request to a trial (save, restore) raised in the trainable."""
 
 
 class _Worker:
