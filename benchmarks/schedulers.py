@@ -130,9 +130,10 @@ class _SimExecutor:
 class Simulator:
     """Plays the controller for one scheduler with `workers` slots; one iteration takes one time unit.
 
-    At 1 worker it makes the same decisions as the real controller (checked on replayed curves: every
-    trial ends at the same iteration under FIFO-like, ASHA and HyperBand schedulers). With more workers the
-    real controller's interleaving depends on timing; the simulator's workers run in lockstep."""
+    At 1 worker it makes the same decisions as the real controller (checked once by replaying 40 curves,
+    max_t 27, through `tunelab.run(..., max_concurrent_trials=1)`: every trial ended at the same iteration
+    under both ASHA rules and HyperBand). With more workers the real controller's interleaving depends on
+    timing; the simulator's workers run in lockstep."""
 
     def __init__(self, scheduler: TrialScheduler, workers: int, stop_iteration: int):
         self.scheduler = scheduler

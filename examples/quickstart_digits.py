@@ -8,8 +8,10 @@ train in parallel worker processes, one epoch per report, until 40 epochs or 99%
 """
 import argparse
 
+# the data and the trial (examples/digits_common.py, shared with asha_digits.py)
+from digits_common import load_data, train_mlp
+
 import tunelab as tune
-from digits_common import load_data, train_mlp  # the data and the trial, shared with asha_digits.py
 
 
 def main():
