@@ -1,14 +1,16 @@
 """The controller: one single-threaded event loop that owns every trial's state.
 
-For each event from the executor it does, in order: stop criteria -> scheduler decision -> searcher
-notification -> callbacks -> reply to the worker. Trial status changes only here. The controller is
-also the `runner` that schedulers see (`get_trials`, `has_resources`, `stop_trial`, `trial_executor`).
+For each result from the executor it does, in order: stop criteria -> scheduler decision -> searcher
+notification -> reply to the worker and callbacks (the reply first when the trial simply continues, so
+the worker computes while the loggers write; the callbacks first when a checkpoint or a state change
+follows). Trial status changes only here. The controller is also the `runner` that schedulers see
+(`get_trials`, `has_resources`, `stop_trial`, `trial_executor`).
 """
 from __future__ import annotations
 
 import logging
-from collections import deque
 import time
+from collections import deque
 from typing import Any, Callable
 
 from tunelab.callback import Callback, CallbackError, CallbackList
@@ -38,10 +40,7 @@ class _TrialExecutorView:
         self._controller.pause_trial(trial)
 
     def unpause_trial(self, trial: Trial) -> None:
-        if trial.status == Trial.PAUSED:
-            trial.status = Trial.PENDING
-            self._controller._changed = True
-            self._controller._journal_status(trial)
+        self._controller.unpause_trial(trial)
 
     def stop_trial(self, trial: Trial, error: bool = False, error_msg: str | None = None) -> None:
         self._controller.stop_trial(trial)
@@ -183,6 +182,13 @@ class Controller:
         elif trial.status == Trial.RUNNING:
             raise TuneError(f"pause_trial({trial}): only the trial whose result is being processed can be paused; "
                             "return PAUSE from on_trial_result instead")
+
+    def unpause_trial(self, trial: Trial) -> None:
+        """A PAUSED trial may run again (from its checkpoint) when the scheduler chooses it."""
+        if trial.status == Trial.PAUSED:
+            trial.status = Trial.PENDING
+            self._changed = True
+            self._journal_status(trial)
 
     def checkpoint_trial(self, trial: Trial) -> Checkpoint | None:
         """Save the trial whose result is being processed, now (PBT uses this); returns its checkpoint."""
