@@ -87,3 +87,15 @@ def test_scheduler_metric_missing_names_reported_keys():
     with pytest.raises(tune.TuneError, match="score"):
         tune.run(Curve, config={"q": 0.5}, stop={"training_iteration": 3},
                  scheduler=AsyncHyperBandScheduler(max_t=9), metric="accuracy", mode="max", verbose=0)
+
+
+def test_pausing_a_trial_without_checkpoint_warns():
+    from tunelab.schedulers import ASHAScheduler
+
+    def no_checkpoints(config):
+        for i in range(9):
+            tune.report(score=config["x"] * (i + 1))
+
+    with pytest.warns(RuntimeWarning, match="no checkpoint"):
+        tune.run(no_checkpoints, config={"x": tune.grid_search([3, 2, 1])}, metric="score", mode="max",
+                 scheduler=ASHAScheduler(max_t=9, grace_period=1, reduction_factor=3, type="promotion"), verbose=0)

@@ -93,6 +93,7 @@ class Controller:
         self._last_resources = None
         self._stall_since: float | None = None
         self._changed = True
+        self._warned: set[str] = set()
 
     # -- the runner surface (schedulers, searchers, server) ----------------------------------------
     def get_trials(self) -> list[Trial]:
@@ -416,12 +417,25 @@ class Controller:
             self.executor.continue_trial(trial)
         elif decision == PAUSE:
             self._save(trial)
+            if trial.checkpoint is None:
+                self._warn_once(trial.trainable_name, (
+                    f"{type(self.scheduler).__name__} paused trial {trial}, which has no checkpoint: it will "
+                    "start again from scratch when resumed. Report checkpoints from the trainable "
+                    "(tune.report(..., checkpoint=tune.Checkpoint.from_dict(...))) so paused trials continue."))
             self._release(trial, Trial.PAUSED)
         else:
             if trial.checkpoint_at_end:
                 self._save(trial)
             self._release(trial, Trial.TERMINATED)
             self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            logger.warning(message)
 
     def _release(self, trial: Trial, status: str) -> None:
         self.executor.stop_trial(trial)
