@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
-from tunelab.suggest.search import SearchAlgorithm, create_trial
+from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
 from tunelab.suggest.variant_generator import flatten_dict, format_vars, resolved_variables
 
 if TYPE_CHECKING:
@@ -89,12 +89,7 @@ class BasicVariantGenerator(SearchAlgorithm):
 
     def next_trials(self) -> "list[Trial]":
         """All remaining trials at once (the seed's behaviour)."""
-        trials = []
-        while True:
-            trial = self.next_trial()
-            if trial is None:
-                return trials
-            trials.append(trial)
+        return drain_trials(self)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False,
                           early_terminated: bool = False) -> None:

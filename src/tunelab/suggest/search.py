@@ -62,6 +62,16 @@ class SearchAlgorithm:
         return ""
 
 
+def drain_trials(search_alg: SearchAlgorithm) -> "list[Trial]":
+    """Every trial `search_alg.next_trial()` gives until it gives None (a throttle or the end)."""
+    trials = []
+    while True:
+        trial = search_alg.next_trial()
+        if trial is None:
+            return trials
+        trials.append(trial)
+
+
 def create_trial(experiment: "Experiment", config: dict, experiment_tag: str, trial_id: str | None = None,
                  evaluated_params: dict | None = None, stop: Any = None) -> "Trial":
     """Build a Trial for `experiment` with a resolved `config` (one place for every search algorithm)."""

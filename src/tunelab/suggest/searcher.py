@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
-from tunelab.suggest.search import SearchAlgorithm, create_trial
+from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
 from tunelab.suggest.variant_generator import _unresolved_values, format_vars, has_unresolved_values, resolved_variables
 
 if TYPE_CHECKING:
@@ -234,12 +234,7 @@ class SearchGenerator(SearchAlgorithm):
 
     def next_trials(self) -> "list[Trial]":
         """Every trial available now: stops at the first throttle."""
-        trials = []
-        while True:
-            trial = self.next_trial()
-            if trial is None:
-                return trials
-            trials.append(trial)
+        return drain_trials(self)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._live:
