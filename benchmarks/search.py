@@ -7,8 +7,10 @@ float/log/integer/categorical space) and each seed, this runs:
 - tunelab HyperOptSearch and OptunaSearch, driven through SearchGenerator exactly as the controller
   drives them (`next_trial` -> evaluate -> `on_trial_complete`), with 1 and with 4 concurrent trials
   (concurrency simulated in-process: up to 4 suggested-but-unfinished trials, the oldest completes first);
-- the native loops with the same budgets and startup settings: hyperopt `fmin` with TPE and optuna
-  `study.optimize` with TPESampler.
+- the native loops with the same budgets and settings: hyperopt `fmin` with TPE (HyperOptSearch's
+  `n_startup_jobs` and `gamma` defaults) and optuna `study.optimize` with TPESampler;
+- for reference, hyperopt `fmin` with plain `tpe.suggest`: hyperopt's own defaults (20 start-up jobs,
+  gamma=0.25), which HyperOptSearch does not use (its defaults are 10 and 1.0).
 
 It prints the median simple regret (best value found - optimum) per problem, method and concurrency, and
 the ratios tunelab/native and searcher/random, then checks the targets:
@@ -16,7 +18,7 @@ the ratios tunelab/native and searcher/random, then checks the targets:
 2. each tunelab searcher at most 0.5x random's regret on at least 3 of 4 problems;
 3. with 4 concurrent trials, regret within 1.5x of sequential.
 
-    python benchmarks/search.py            # 100 evaluations, 30 seeds (about 4 minutes on 2 cores)
+    python benchmarks/search.py            # 100 evaluations, 30 seeds (about 2.5 minutes on 2 cores)
     python benchmarks/search.py --quick    # 40 evaluations, 3 seeds
 """
 from __future__ import annotations
@@ -37,8 +39,11 @@ import numpy as np
 from tunelab.experiment import Experiment
 from tunelab.suggest import BasicVariantGenerator, HyperOptSearch, OptunaSearch, SearchGenerator
 from tunelab.suggest.domains import choice, loguniform, randint, uniform
+from tunelab.suggest.hyperopt import DEFAULT_GAMMA, DEFAULT_N_INITIAL_POINTS
 
-N_STARTUP_HYPEROPT = 20  # HyperOptSearch's n_initial_points default, given to fmin too
+# HyperOptSearch's defaults, given to the native fmin too so that tunelab/native compares like with like
+N_STARTUP_HYPEROPT = DEFAULT_N_INITIAL_POINTS
+GAMMA_HYPEROPT = DEFAULT_GAMMA
 METHODS = ["random", "hyperopt", "hyperopt-native", "optuna", "optuna-native"]
 
 
@@ -134,16 +139,19 @@ def run_one(problem_name: str, method: str, concurrency: int, seed: int, budget:
         best = _through_generator(BasicVariantGenerator(random_state=seed), problem, budget, concurrency)
     elif method == "hyperopt":
         searcher = HyperOptSearch(metric="objective", mode="min", random_state_seed=seed,
-                                  n_initial_points=N_STARTUP_HYPEROPT)
+                                  n_initial_points=N_STARTUP_HYPEROPT, gamma=GAMMA_HYPEROPT)
         best = _through_generator(SearchGenerator(searcher), problem, budget, concurrency)
     elif method == "optuna":
         searcher = OptunaSearch(metric="objective", mode="min", seed=seed)
         best = _through_generator(SearchGenerator(searcher), problem, budget, concurrency)
-    elif method == "hyperopt-native":
+    elif method in ("hyperopt-native", "hyperopt-own-defaults"):
         from hyperopt import Trials, fmin, hp, tpe
 
+        algo = tpe.suggest  # hyperopt's own defaults, for reference
+        if method == "hyperopt-native":
+            algo = partial(tpe.suggest, n_startup_jobs=N_STARTUP_HYPEROPT, gamma=GAMMA_HYPEROPT)
         trials = Trials()
-        fmin(problem["objective"], problem["hyperopt"](hp), algo=partial(tpe.suggest, n_startup_jobs=N_STARTUP_HYPEROPT),
+        fmin(problem["objective"], problem["hyperopt"](hp), algo=algo,
              max_evals=budget, trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
         best = min(trials.losses())
     elif method == "optuna-native":
@@ -165,6 +173,7 @@ def _tasks(seeds: int) -> list[tuple[str, str, int, int]]:
         for seed in range(seeds):
             tasks.append((problem, "random", 1, seed))
             tasks.append((problem, "hyperopt-native", 1, seed))
+            tasks.append((problem, "hyperopt-own-defaults", 1, seed))
             tasks.append((problem, "optuna-native", 1, seed))
             for concurrency in (1, 4):
                 tasks.append((problem, "hyperopt", concurrency, seed))
@@ -208,6 +217,16 @@ def report(medians: dict[tuple[str, str, int], float]) -> bool:
             ]
             print(f"{problem:<12} {concurrency:>4} | " + " ".join(f"{c:>9}" for c in cells)
                   + f" | {ratios[0]:>6} {ratios[1]:>6} {ratios[2]:>7} {ratios[3]:>7} | {ratios[4]:>8} {ratios[5]:>8}")
+
+    print(f"\nReference, sequential: hyperopt fmin with hyperopt's own defaults (ho-own: tpe.suggest, 20 start-up "
+          f"jobs, gamma=0.25)\nagainst HyperOptSearch's defaults ({N_STARTUP_HYPEROPT} start-up points, "
+          f"gamma={GAMMA_HYPEROPT}), which ho-native uses too")
+    print(f"{'problem':<12} | {'ho-own':>9} {'hyperopt':>9} | {'ho/ho-own':>9} {'ho-own/rand':>11}")
+    for problem in PROBLEMS:
+        own = medians.get((problem, "hyperopt-own-defaults", 1))
+        ours = medians[(problem, "hyperopt", 1)]
+        print(f"{problem:<12} | {_fmt(own):>9} {_fmt(ours):>9} | {_fmt(_ratio(ours, own)):>9} "
+              f"{_fmt(_ratio(own, medians[(problem, 'random', 1)])):>11}")
 
     print("\nTargets")
     all_met = True

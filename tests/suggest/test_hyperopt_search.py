@@ -113,21 +113,73 @@ def test_same_seed_same_suggestions(drive):
     assert [c for c, _ in runs[0]] != [c for c, _ in runs[2]]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_same_losses_as_native_fmin(drive, seed):
-    """Ask-and-tell through tunelab replays hyperopt's own fmin loop draw for draw."""
-    from functools import partial
-
+def _native_losses(algo, seed, n):
     import numpy as np
-    from hyperopt import Trials, fmin, tpe
+    from hyperopt import Trials, fmin
 
     trials = Trials()
     native_space = {"x": hp.uniform("x", -5, 5), "y": hp.uniform("y", -5, 5)}
-    fmin(lambda c: quadratic(c)["loss"], native_space, algo=partial(tpe.suggest, n_startup_jobs=10), max_evals=30,
-         trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
-    searcher = HyperOptSearch(SPACE, metric="loss", mode="min", random_state_seed=seed, n_initial_points=10)
+    fmin(lambda c: quadratic(c)["loss"], native_space, algo=algo, max_evals=n, trials=trials,
+         rstate=np.random.default_rng(seed), show_progressbar=False)
+    return trials.losses()
+
+
+@pytest.mark.parametrize("seed, gamma", [(0, 0.25), (1, 0.25), (0, 1.0)])
+def test_same_losses_as_native_fmin(drive, seed, gamma):
+    """Ask-and-tell through tunelab replays hyperopt's own fmin loop draw for draw."""
+    from functools import partial
+
+    from hyperopt import tpe
+
+    native = _native_losses(partial(tpe.suggest, n_startup_jobs=10, gamma=gamma), seed, 30)
+    searcher = HyperOptSearch(SPACE, metric="loss", mode="min", random_state_seed=seed, n_initial_points=10,
+                              gamma=gamma)
     ours = [r["loss"] for _, r in drive(searcher, quadratic, 30)]
-    assert ours == pytest.approx(trials.losses())
+    assert ours == pytest.approx(native)
+
+
+def test_defaults_and_hyperopts_own_tpe(drive):
+    """The defaults are 10 start-up points and gamma=1.0, given to hyperopt's tpe.suggest;
+    n_initial_points=20, gamma=0.25 gives hyperopt's own default TPE exactly."""
+    from functools import partial
+
+    from hyperopt import tpe
+
+    from tunelab.suggest.hyperopt import DEFAULT_GAMMA, DEFAULT_N_INITIAL_POINTS
+
+    assert (DEFAULT_N_INITIAL_POINTS, DEFAULT_GAMMA) == (10, 1.0)
+    ours = [r["loss"] for _, r in drive(HyperOptSearch(SPACE, metric="loss", mode="min", random_state_seed=3),
+                                        quadratic, 30)]
+    assert ours == pytest.approx(_native_losses(partial(tpe.suggest, n_startup_jobs=10, gamma=1.0), 3, 30))
+    hyperopts_own = _native_losses(tpe.suggest, 3, 30)
+    assert ours[:10] == pytest.approx(hyperopts_own[:10])  # the same random start-up points ...
+    assert ours[10:20] != pytest.approx(hyperopts_own[10:20])  # ... then TPE, where hyperopt is still random
+    explicit = HyperOptSearch(SPACE, metric="loss", mode="min", random_state_seed=3, n_initial_points=20,
+                              gamma=0.25)
+    assert [r["loss"] for _, r in drive(explicit, quadratic, 30)] == pytest.approx(hyperopts_own)
+
+
+def test_pending_trials_are_shown_to_tpe_as_unfinished_jobs():
+    """Live trials reach tpe.suggest as hyperopt's fmin shows its queued jobs: new, without a loss (which
+    TPE counts as infinite); failed trials are left out."""
+    import hyperopt
+
+    searcher = HyperOptSearch(SPACE, metric="loss", mode="min", random_state_seed=0, n_initial_points=2)
+    seen = []
+    algo = searcher._algo
+
+    def spy(new_ids, domain, trials, seed):
+        seen.append([(doc["state"], doc["result"].get("loss")) for doc in trials.trials])
+        return algo(new_ids, domain, trials, seed)
+
+    searcher._algo = spy
+    for trial_id in "abcd":
+        searcher.suggest(trial_id)
+    searcher.on_trial_complete("a", {"loss": 2.0})
+    searcher.on_trial_complete("b", error=True)
+    searcher.suggest("e")
+    new, done = hyperopt.JOB_STATE_NEW, hyperopt.JOB_STATE_DONE
+    assert seen[-1] == [(done, 2.0), (new, None), (new, None)]
 
 
 def test_mode_max_maximises(drive):
