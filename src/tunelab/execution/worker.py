@@ -16,6 +16,11 @@ from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 
 
+#: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
+#: trial's own CPU, which is otherwise idle while it waits)
+REPLY_SPIN_S = float(os.environ.get("TUNELAB_REPLY_SPIN_S", "0.0002"))
+
+
 class _Worker:
     def __init__(self, conn: Channel):
         self.conn = conn
@@ -89,7 +94,7 @@ class _Worker:
     def _wait_command(self, trial_id: str, on_save: Any, on_restore: Any = None, on_reset: Any = None) -> str:
         """Block until CONTINUE or STOP; answer SAVE/RESTORE/RESET requests in between."""
         while True:
-            message = self.conn.recv()
+            message = self.conn.recv(spin_s=REPLY_SPIN_S)
             kind = message[0]
             if kind in (P.CONTINUE, P.STOP):
                 return kind
