@@ -150,7 +150,7 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
     if restored is not None:
         controller.restore_trials(*restored)
     if not with_server:
-        return controller.run()
+        return _run_interruptible(controller, experiments)
     from tunelab.server import TuneServer
 
     try:
@@ -159,7 +159,18 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
         state.close()  # nothing ran: release the journal as controller.run() would have
         raise
     with server:  # shut down when the experiment ends, errors included
+        return _run_interruptible(controller, experiments)
+
+
+def _run_interruptible(controller: Controller, experiments: list[Experiment]) -> list[Trial]:
+    """Run; on Ctrl-C say where the (resumable) state is before the KeyboardInterrupt goes on."""
+    try:
         return controller.run()
+    except KeyboardInterrupt:
+        where = ", ".join(e.path for e in experiments) or "the experiment folder"
+        print(f"\ntunelab: interrupted. Running trials were stopped; the experiment state is saved in {where}. "
+              "Run it again with resume=True to continue.", file=sys.stderr)
+        raise
 
 
 def _check_checkpointing(experiments: list[Experiment], scheduler: TrialScheduler) -> None:
