@@ -82,7 +82,8 @@ def test_custom_resources(fresh_executor):
 
 def test_parallel_trials_overlap_on_two_cpus(fresh_executor):
     tune.init(num_cpus=2)
-    trials = run_experiments({"p": {"run": _env_probe, "config": {"n": tune.grid_search([0, 1])}}}, verbose=0)
+    trials = run_experiments({"p": {"run": _env_probe, "config": {"n": tune.grid_search([0, 1]), "sleep": 1.0}}},
+                             verbose=0)
     assert _overlaps(trials)
     assert len({t.last_result["pid"] for t in trials}) == 2
 

@@ -99,6 +99,11 @@ class Controller:
     def get_trials(self) -> list[Trial]:
         return self._trials
 
+    def submit(self, command: Callable[[], Any]) -> None:
+        """From another thread: run `command` in the loop at its next step, and wake the loop now."""
+        self.commands.append(command)
+        self.executor.wakeup()
+
     def live_trials(self) -> list[Trial]:
         """Trials not yet finished, in the order they were added."""
         return list(self._live.values())

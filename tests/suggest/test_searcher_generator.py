@@ -10,7 +10,7 @@ from tunelab.error import TuneError
 from tunelab.suggest import SearchGenerator, Searcher, to_search_algorithm
 from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.domains import choice, grid_search, randint, sample_from, uniform
-from tunelab.suggest.searcher import deep_merge, point_to_params, sampled_domains
+from tunelab.suggest.space import deep_merge, point_to_params, sampled_domains
 
 
 class Recorder(Searcher):

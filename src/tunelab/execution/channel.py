@@ -2,6 +2,7 @@
 syscall can deliver several messages. Used by the driver and the worker (one channel per worker)."""
 from __future__ import annotations
 
+import os
 import pickle
 import socket
 import struct
@@ -53,6 +54,7 @@ class Channel:
             try:
                 chunk = self.sock.recv(_CHUNK, socket.MSG_DONTWAIT)
             except BlockingIOError:
+                os.sched_yield()  # let any other runnable process have the core meanwhile
                 continue
             except OSError as exc:
                 raise EOFError(str(exc)) from None

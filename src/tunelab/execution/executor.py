@@ -79,5 +79,9 @@ class Executor(ABC):
     def shutdown(self) -> None:
         ...
 
+    def wakeup(self) -> None:
+        """From another thread: make a blocked `get_events` return now (default: it returns within its
+        timeout anyway)."""
+
     def info(self) -> dict[str, Any]:
         return {}

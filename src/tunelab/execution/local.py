@@ -95,6 +95,9 @@ class LocalExecutor(Executor):
         self._workers: list[_Worker] = []
         self._by_trial: dict[str, _Worker] = {}
         self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self.max_idle_workers = max(2, int(self.pool.total_cpu) + 1)
 
     # -- resources ---------------------------------------------------------------------------------
@@ -187,11 +190,18 @@ class LocalExecutor(Executor):
         if not ready and timeout:
             deadline = time.perf_counter() + min(timeout, EVENT_SPIN_S)
             while not ready and time.perf_counter() < deadline:  # a report is often microseconds away
+                os.sched_yield()  # without starving a trial that shares this core
                 ready = self._selector.select(0)
             if not ready:
                 ready = self._selector.select(timeout)
         for key, _ in ready:
             worker = key.data
+            if worker is None:  # wakeup(): commands are waiting in the controller
+                try:
+                    self._wake_r.recv(4096)
+                except BlockingIOError:
+                    pass
+                continue
             try:
                 messages = worker.conn.read_available()
             except EOFError:
@@ -207,6 +217,12 @@ class LocalExecutor(Executor):
                 if event is not None:
                     events.append(event)
         return events
+
+    def wakeup(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already pending, or shut down
 
     def shutdown(self) -> None:
         for worker in list(self._workers):

@@ -125,7 +125,7 @@ class Gateway:
             raise ExperimentUnavailable("The experiment has ended; no trial can be added or stopped.")
         command = _Command(fn)
         queue = self._controller.commands
-        queue.append(command)
+        self._controller.submit(command)
         if self._closed:  # closed while we queued: fail it now rather than after the timeout
             self.close()
         if not command.done.wait(self._timeout_s):

@@ -5,9 +5,10 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.suggest.searcher import Searcher
+from tunelab.suggest.wrapper import WrapperSearcher
 
 
-class ConcurrencyLimiter(Searcher):
+class ConcurrencyLimiter(WrapperSearcher):
     """Wraps a searcher so that at most `max_concurrent` of its trials are live.
 
     Sequential model-based searchers learn nothing from trials still running, so fewer live trials means
@@ -16,24 +17,13 @@ class ConcurrencyLimiter(Searcher):
     """
 
     def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False):
-        if not isinstance(searcher, Searcher):
-            raise TuneError(f"ConcurrencyLimiter wraps a tunelab Searcher, got {searcher!r}")
+        super().__init__(searcher)
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise TuneError(f"ConcurrencyLimiter: max_concurrent must be an integer >= 1, got {max_concurrent!r}")
-        super().__init__()
-        self.searcher = searcher
         self.max_concurrent = max_concurrent
         self.batch = batch
         self.live_trials: set[str] = set()
         self._cached: dict[str, tuple[dict | None, bool, bool]] = {}  # batch mode: id -> (result, error, early)
-
-    @property
-    def metric(self) -> str | list[str] | None:
-        return self.searcher.metric
-
-    @property
-    def mode(self) -> str | list[str] | None:
-        return self.searcher.mode
 
     def suggest(self, trial_id: str) -> dict | str | None:
         if len(self.live_trials) >= self.max_concurrent:
@@ -73,10 +63,6 @@ class ConcurrencyLimiter(Searcher):
             self.searcher.on_trial_early_stopped(trial_id, result)
         else:
             self.searcher.on_trial_complete(trial_id, result=result, error=error)
-
-    def set_search_properties(self, metric: str | list[str] | None, mode: str | list[str] | None,
-                              config: dict | None = None) -> bool:
-        return self.searcher.set_search_properties(metric, mode, config)
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
                             intermediate_values: list | None = None) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
-from tunelab.suggest.searcher import (
-    Path, Searcher, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
+from tunelab.suggest.searcher import Searcher
+from tunelab.suggest.space import (
+    Path, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
     sampled_domains, substitute_domains, unflatten,
 )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tunelab.error import TuneError
 from tunelab.suggest.searcher import Searcher
+from tunelab.suggest.wrapper import WrapperSearcher
 
 TRIAL_INDEX = "__trial_index__"
 
@@ -24,7 +25,7 @@ class _TrialGroup:
         return len(self.scores) >= self.size
 
 
-class Repeater(Searcher):
+class Repeater(WrapperSearcher):
     """Wraps a searcher so that each config it suggests runs `repeat` times, for noisy objectives.
 
     The wrapped searcher hears one completion per config, with the metric averaged over the repeats that
@@ -33,24 +34,13 @@ class Repeater(Searcher):
     """
 
     def __init__(self, searcher: Searcher, repeat: int = 1, set_index: bool = True):
-        if not isinstance(searcher, Searcher):
-            raise TuneError(f"Repeater wraps a tunelab Searcher, got {searcher!r}")
+        super().__init__(searcher)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
             raise TuneError(f"Repeater: repeat must be an integer >= 1, got {repeat!r}")
-        super().__init__()
-        self.searcher = searcher
         self.repeat = repeat
         self._set_index = set_index
         self._current: _TrialGroup | None = None
         self._groups: dict[str, _TrialGroup] = {}  # trial id -> its group
-
-    @property
-    def metric(self) -> str | list[str] | None:
-        return self.searcher.metric
-
-    @property
-    def mode(self) -> str | list[str] | None:
-        return self.searcher.mode
 
     def suggest(self, trial_id: str) -> dict | str | None:
         if self._current is None or self._current.full():
@@ -87,10 +77,6 @@ class Repeater(Searcher):
         names = self.metric if isinstance(self.metric, list) else [self.metric]
         means = [sum(column) / len(column) for column in zip(*scored)]
         self.searcher.on_trial_complete(group.primary_trial_id, result=dict(zip(names, means)))
-
-    def set_search_properties(self, metric: str | list[str] | None, mode: str | list[str] | None,
-                              config: dict | None = None) -> bool:
-        return self.searcher.set_search_properties(metric, mode, config)
 
     def debug_string(self) -> str:
         return f"Repeater({self.searcher.debug_string()}, repeat={self.repeat})"
