@@ -94,9 +94,6 @@ class Trial:
         iteration = self.last_result.get("training_iteration")
         return bool(self.checkpoint_freq) and bool(iteration) and iteration % self.checkpoint_freq == 0
 
-    def should_recover(self) -> bool:
-        return self.num_failures <= self.max_failures
-
     def update_last_result(self, result: dict, terminate: bool = False) -> None:
         if terminate:
             result["done"] = True

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tunelab.error import TuneError
 
@@ -83,5 +83,3 @@ class Executor(ABC):
         """From another thread: make a blocked `get_events` return now (default: it returns within its
         timeout anyway)."""
 
-    def info(self) -> dict[str, Any]:
-        return {}

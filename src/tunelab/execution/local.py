@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import selectors
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
@@ -109,10 +109,6 @@ class LocalExecutor(Executor):
 
     def resource_summary(self) -> str:
         return self.pool.summary()
-
-    def info(self) -> dict[str, Any]:
-        return {"total_cpu": self.pool.total_cpu, "total_gpu": self.pool.total_gpu,
-                "workers": len(self._workers)}
 
     # -- trial lifecycle ---------------------------------------------------------------------------
     def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:

@@ -57,7 +57,7 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
         super().__init__()
         try:
             with _without_torch():
-                from tensorboardX.event_file_writer import EventsWriter  # noqa: F401 - load it here
+                from tensorboardX.record_writer import masked_crc32c  # noqa: F401 - the package loads here, torch-free
                 from tensorboardX.proto.summary_pb2 import Summary
                 from tensorboardX.summary import hparams
         except ImportError as e:  # pragma: no cover - depends on the environment

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
-from tunelab.suggest.variant_generator import flatten_dict, format_vars, resolved_variables
+from tunelab.suggest.variant_generator import format_vars, resolved_variables
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -156,4 +156,4 @@ def _grid_size(config: dict) -> int:
     return size
 
 
-__all__ = ["BasicVariantGenerator", "flatten_dict"]
+__all__ = ["BasicVariantGenerator"]

@@ -49,18 +49,6 @@ def format_vars(resolved_vars: dict) -> str:
     return ",".join(out)
 
 
-def flatten_dict(config: dict, prefix: str = "", sep: str = "/") -> dict:
-    """`{"a": {"b": 1}}` -> `{"a/b": 1}`."""
-    out = {}
-    for key, value in config.items():
-        name = f"{prefix}{sep}{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            out.update(flatten_dict(value, name, sep))
-        else:
-            out[name] = value
-    return out
-
-
 def _sort_key(path: Path) -> tuple:
     return tuple((0, k) if isinstance(k, int) else (1, str(k)) for k in path)
 
@@ -227,10 +215,6 @@ def _unresolved_values(spec: dict) -> dict:
 
 def has_unresolved_values(spec: dict) -> bool:
     return bool(_unresolved_values(spec))
-
-
-def has_grid_search(spec: dict) -> bool:
-    return any(isinstance(v, list) for v in _unresolved_values(spec).values())
 
 
 class _UnresolvedAccessGuard(dict):
