@@ -295,3 +295,141 @@ def test_save_and_restore_state():
         runner.process_action(t, action)
     assert action == CONTINUE
     assert len(fresh._hyperbands[0][1].current_trials()) == 3
+
+
+# -- bracket_order="aggressive_first" (opt-in; the default "seed" order is pinned by the tests above) ------
+def test_default_bracket_order_is_seed():
+    assert HyperBandScheduler()._bracket_order == "seed"
+    assert HyperBandScheduler(bracket_order="seed")._bracket_order == "seed"
+
+
+@pytest.mark.parametrize("value", ["bogus", "aggressive", "Seed", None, 1])
+def test_bad_bracket_order(value):
+    with pytest.raises(TuneError) as info:
+        HyperBandScheduler(bracket_order=value)
+    message = str(info.value)
+    assert repr(value) in message and "'seed'" in message and "'aggressive_first'" in message
+
+
+def aggressive_setup(num_trials, max_t=81):
+    sched = HyperBandScheduler(max_t=max_t, bracket_order="aggressive_first")
+    runner = MockRunner(sched)
+    for _ in range(num_trials):
+        runner.add_trial(Trial("__fake"))
+    return sched, runner
+
+
+def test_aggressive_first_picks_the_most_aggressive_bracket():
+    sched, runner = aggressive_setup(default_statistics()["max_trials"])
+    band = sched._hyperbands[0]
+    assert [(b._n, b._r) for b in band] == [(5, 81), (8, 27), (15, 9), (34, 3), (81, 1)]
+    # the seed order starts with the least aggressive bracket (all 0% done: the first one)
+    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"])
+    assert seed.choose_trial_to_run(seed_runner) is seed._hyperbands[0][0].current_trials()[0]
+    assert sched.choose_trial_to_run(runner) is band[4].current_trials()[0]
+    # as long as the most aggressive bracket has a trial to run, the next one comes from it
+    for i, trial in enumerate(band[4].current_trials()[:-1]):
+        assert sched.choose_trial_to_run(runner) is trial
+        runner.launch(trial)
+        runner.process_action(trial, sched.on_trial_result(runner, trial, result(1, i)))
+        assert trial.status == Trial.PAUSED
+    last = band[4].current_trials()[-1]
+    assert sched.choose_trial_to_run(runner) is last
+    runner.launch(last)
+    # nothing of bracket 4 left to start (paused at the milestone or running): the next most aggressive one
+    assert sched.choose_trial_to_run(runner) is band[3].current_trials()[0]
+    # the last one reaches the milestone: bracket 4 halves, its survivors are resumed and come first again
+    assert sched.on_trial_result(runner, last, result(1, 100)) == CONTINUE
+    assert len(band[4].current_trials()) == 27
+    chosen = sched.choose_trial_to_run(runner)
+    assert chosen in band[4].current_trials() and chosen.status == Trial.PENDING
+
+
+def test_aggressive_first_keeps_milestones_and_halving():
+    """Only the choice of the next trial differs: a bracket halves exactly as under the seed order."""
+    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"])
+    aggressive, aggressive_runner = aggressive_setup(default_statistics()["max_trials"])
+    decisions = {}
+    for sched, runner in ((seed, seed_runner), (aggressive, aggressive_runner)):
+        bracket = sched._hyperbands[0][2]  # (15, 9) -> (5, 27) -> (2, 81)
+        units, rounds = 9, []
+        while bracket.current_trials():
+            trials = bracket.current_trials()
+            for trial in trials:
+                runner.launch(trial)
+            actions = [sched.on_trial_result(runner, t, result(units, i)) for i, t in enumerate(trials)]
+            for trial, action in zip(trials, actions):
+                runner.process_action(trial, action)
+            rounds.append((units, actions))
+            units = min(units * 3, 81)
+        decisions[sched] = rounds
+    assert decisions[seed] == decisions[aggressive]
+    assert [(units, len(actions)) for units, actions in decisions[seed]] == [(9, 15), (27, 5), (81, 2)]
+    assert seed.debug_string() == aggressive.debug_string()
+
+
+def _chosen_brackets(sched, num_trials, workers, max_t=27):
+    """`drive` the scheduler; the (band, s) of each trial it chooses to run, in order."""
+    chosen = []
+    choose = sched.choose_trial_to_run
+
+    def recording(runner):
+        trial = choose(runner)
+        if trial is not None:
+            bracket, band_idx = sched._trial_info[trial]
+            chosen.append((band_idx, sched._hyperbands[band_idx].index(bracket)))
+        return trial
+
+    sched.choose_trial_to_run = recording
+    trials = [Trial(str(i)) for i in range(num_trials)]
+    runner = drive(sched, trials, lambda trial, t: (int(trial.trainable_name) * 37 % 101) * t, max_t, workers)
+    assert all(t.is_finished() for t in runner.trials)
+    return chosen
+
+
+def test_aggressive_first_finishes_brackets_most_aggressive_first():
+    """With one worker, bracket s runs to its end before bracket s-1 starts, band by band (Li et al.'s
+    inner loop s = s_max ... 0); the seed order interleaves the brackets instead."""
+    sched = HyperBandScheduler(max_t=27, bracket_order="aggressive_first")
+    chosen = _chosen_brackets(sched, 120, workers=1)
+    assert chosen == sorted(chosen, key=lambda pair: (pair[0], -pair[1]))
+    order = list(dict.fromkeys(chosen))
+    assert order[:4] == [(0, 3), (0, 2), (0, 1), (0, 0)]  # max_t=27: s=4 has budget 1/3 and is skipped
+    seed_chosen = _chosen_brackets(HyperBandScheduler(max_t=27), 120, workers=1)
+    assert seed_chosen != sorted(seed_chosen, key=lambda pair: (pair[0], -pair[1]))
+
+
+def test_explicit_seed_order_makes_the_default_decisions():
+    default = _chosen_brackets(HyperBandScheduler(max_t=27), 150, workers=2)
+    explicit = _chosen_brackets(HyperBandScheduler(max_t=27, bracket_order="seed"), 150, workers=2)
+    assert default == explicit
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+@pytest.mark.parametrize("num_trials", [1, 7, 60, 150])
+def test_aggressive_first_experiments_always_finish(workers, num_trials):
+    sched = HyperBandScheduler(max_t=27, bracket_order="aggressive_first")
+    trials = [Trial(str(i)) for i in range(num_trials)]
+    runner = drive(sched, trials, lambda trial, t: (int(trial.trainable_name) * 37 % 101) * t, 27, workers)
+    assert all(t.is_finished() for t in runner.trials)
+
+
+def test_aggressive_first_save_and_restore_state():
+    sched, runner = aggressive_setup(143)
+    bracket = sched._hyperbands[0][4]
+    for i, t in enumerate(bracket.current_trials()[:40]):
+        runner.launch(t)
+        runner.process_action(t, sched.on_trial_result(runner, t, result(1, i)))
+    state = pickle.loads(pickle.dumps(sched.save_state()))
+    fresh = HyperBandScheduler(bracket_order="aggressive_first")
+    fresh.restore_state(state, {t.trial_id: t for t in runner.trials})
+    assert fresh.debug_string() == sched.debug_string()
+    assert fresh.choose_trial_to_run(runner) is sched.choose_trial_to_run(runner)
+    assert fresh.choose_trial_to_run(runner) in bracket.current_trials()
+    for i, t in enumerate(bracket.current_trials()[40:]):  # the restored bracket halves like the original would
+        runner.launch(t)
+        action = fresh.on_trial_result(runner, t, result(1, 100 + i))
+        runner.process_action(t, action)
+    assert action == CONTINUE
+    assert len(fresh._hyperbands[0][4].current_trials()) == 27
+    assert fresh.choose_trial_to_run(runner) in fresh._hyperbands[0][4].current_trials()

@@ -5,6 +5,10 @@ Three levels, as in the seed: a *band* holds up to `s_max + 1` brackets; bracket
 the current bracket, then open the next bracket, then a new band. In a bracket, a trial that reaches the
 milestone is PAUSED until every live trial of the bracket has reached it; then the best `ceil(n/eta)` go on
 to a milestone `eta` times further (the last one is `max_t`) and the rest are stopped.
+
+Which trial runs next is the only thing `bracket_order` changes: "seed" (the default) picks from the
+least-complete bracket, so all brackets of a band advance together; "aggressive_first" picks from the most
+aggressive bracket that has a trial to run (largest `s` first, as the Hyperband paper's inner loop).
 """
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from tunelab.trial import Trial
 
 #: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
 _BUDGET_RATIO = 81
+
+#: the values of `HyperBandScheduler(bracket_order=...)`
+BRACKET_ORDERS = ("seed", "aggressive_first")
 
 
 class _Bracket:
@@ -134,6 +141,10 @@ class HyperBandScheduler(FIFOScheduler):
         max_t: the most `time_attr` any trial gets; the last milestone of every bracket.
         reduction_factor: `eta`, how much each halving shrinks a bracket (and stretches the milestone).
         stop_last_trials: stop the survivors at `max_t` (else they run on until a stop criterion).
+        bracket_order: which bracket the next trial to run comes from, band by band. "seed" (default): the
+            least-complete bracket, so a band's brackets advance together (the seed's order). "aggressive_first":
+            the most aggressive bracket (largest n, smallest first budget) that has a trial to run, so brackets
+            finish one after the other from s = s_max down to 0, as in Li et al.'s Hyperband.
     """
 
     #: brackets are filled with trials in order: the controller adds every available trial up front
@@ -150,16 +161,21 @@ class HyperBandScheduler(FIFOScheduler):
         max_t: float = 81,
         reduction_factor: float = 3,
         stop_last_trials: bool = True,
+        bracket_order: str = "seed",
     ):
         if not max_t > 0:
             raise TuneError(f"HyperBandScheduler: max_t must be > 0, got {max_t!r}")
         if not reduction_factor > 1:
             raise TuneError(f"HyperBandScheduler: reduction_factor must be > 1, got {reduction_factor!r}")
+        if bracket_order not in BRACKET_ORDERS:
+            raise TuneError(f"HyperBandScheduler: bracket_order must be one of "
+                            f"{', '.join(map(repr, BRACKET_ORDERS))}, got {bracket_order!r}")
         self._objective = Objective("HyperBandScheduler", metric, mode, reward_attr)
         self._time_attr = time_attr
         self._eta = reduction_factor
         self._max_t_attr = max_t
         self._stop_last_trials = stop_last_trials
+        self._bracket_order = bracket_order
         self._s_max_1 = round(math.log(_BUDGET_RATIO) / math.log(reduction_factor)) + 1
         self._hyperbands: list[list[_Bracket | None]] = [[]]
         self._trial_info: dict[Trial, tuple[_Bracket, int]] = {}
@@ -255,12 +271,20 @@ class HyperBandScheduler(FIFOScheduler):
     def on_trial_error(self, runner: Any, trial: Trial) -> None:
         self.on_trial_remove(runner, trial)
 
+    def _brackets_in_order(self, band: list[_Bracket | None]) -> list[_Bracket]:
+        """The band's brackets in the order `choose_trial_to_run` tries them."""
+        brackets = [b for b in band if b is not None]
+        if self._bracket_order == "aggressive_first":
+            return brackets[::-1]  # a band's list is indexed by s: the most aggressive bracket is last
+        return sorted(brackets, key=_Bracket.completion_percentage)
+
     def choose_trial_to_run(self, runner: Any) -> Trial | None:
-        """A PENDING trial of the least-complete bracket (band by band); failing that, a PAUSED trial that
-        its bracket lets continue (only after a resume restored it paused)."""
+        """A PENDING trial of the least-complete bracket (band by band), or with
+        `bracket_order="aggressive_first"` of the most aggressive bracket that has one; failing that, a
+        PAUSED trial that its bracket lets continue (only after a resume restored it paused)."""
         for wanted in (Trial.PENDING, Trial.PAUSED):
             for band in self._hyperbands:
-                for bracket in sorted((b for b in band if b is not None), key=_Bracket.completion_percentage):
+                for bracket in self._brackets_in_order(band):
                     for trial in bracket.current_trials():
                         if (trial.status == wanted and bracket.continue_trial(trial)
                                 and runner.has_resources(trial.resources)):
