@@ -61,8 +61,8 @@ class _Worker:
         self.conn.send((kind, trial_id) + args)
 
     def _send_result(self, trial_id: str, result: dict, checkpoint_path: str | None) -> None:
-        """The driver knows the config (which may not even pickle by reference): it puts it back."""
-        result = dict(result)
+        """The driver knows the config (which may not even pickle by reference): it puts it back.
+        `result` is the worker's own fresh dict (train() and report() copy what the user returned)."""
         result.pop("config", None)
         self._send(P.RESULT, trial_id, result, checkpoint_path)
 
