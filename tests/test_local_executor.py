@@ -198,3 +198,22 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     heavy, _ = out.stdout.rsplit(" ", 1)
     assert heavy == "[]", out.stdout
+
+
+def test_gpu_detection_falls_back_to_nvidia_smi(tmp_path, monkeypatch):
+    """Where the driver's /proc folder is hidden (some VMs), the GPUs that `nvidia-smi -L` lists count."""
+    from tunelab.execution import resources
+
+    if os.path.isdir("/proc/driver/nvidia/gpus"):
+        pytest.skip("this machine has the driver's /proc folder: the fallback is not reached")
+    tool = tmp_path / "nvidia-smi"
+    tool.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H200 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H200 (UUID: GPU-b)'\n")
+    tool.chmod(0o755)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert resources.detect_num_gpus() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert resources.detect_num_gpus() == 1
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert resources.detect_num_gpus() == 0

@@ -17,7 +17,23 @@ def detect_num_gpus() -> int:
     try:
         return len(os.listdir("/proc/driver/nvidia/gpus"))
     except OSError:
+        pass
+    return _gpus_listed_by_nvidia_smi()
+
+
+def _gpus_listed_by_nvidia_smi() -> int:
+    """Fallback where the driver's /proc folder is hidden (some VMs and sandboxes): `nvidia-smi -L`."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
         return 0
+    try:
+        listing = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.splitlines())
 
 
 def detect_num_cpus() -> int:
