@@ -12,9 +12,21 @@ from tunelab.trial import Trial
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
 
-def scheduler_setup(num_trials, max_t=81):
-    """Brackets (n, r): (5, 81); (8, 27) -> (3, 81); (15, 9) -> (5, 27) -> (2, 81); ..."""
-    sched = HyperBandScheduler(max_t=max_t)
+#: the bracket order `scheduler_setup` uses unless told: the seed-era decision sequences below run under both
+_SETUP_ORDER = {"value": "aggressive_first"}
+
+
+@pytest.fixture(autouse=True, params=["aggressive_first", "seed"])
+def setup_order(request):
+    _SETUP_ORDER["value"] = request.param
+    yield request.param
+    _SETUP_ORDER["value"] = "aggressive_first"
+
+
+def scheduler_setup(num_trials, max_t=81, bracket_order=None):
+    """Brackets (n, r): (5, 81); (8, 27) -> (3, 81); (15, 9) -> (5, 27) -> (2, 81); ...
+    Milestones, halving and which trials pause or stop do not depend on the bracket order."""
+    sched = HyperBandScheduler(max_t=max_t, bracket_order=bracket_order or _SETUP_ORDER["value"])
     runner = MockRunner(sched)
     for _ in range(num_trials):
         runner.add_trial(Trial("__fake"))
@@ -229,8 +241,8 @@ def test_filter_none_bracket():
     assert sched.choose_trial_to_run(runner) is not None
 
 
-def test_choose_prefers_least_complete_bracket():
-    sched, runner = scheduler_setup(5 + 8)
+def test_seed_order_prefers_least_complete_bracket():
+    sched, runner = scheduler_setup(5 + 8, bracket_order="seed")
     first = sched._hyperbands[0][0].current_trials()[0]
     assert sched.choose_trial_to_run(runner) is first
     runner.launch(first)
@@ -284,7 +296,7 @@ def test_save_and_restore_state():
         runner.launch(t)
         runner.process_action(t, sched.on_trial_result(runner, t, result(27, i)))
     state = pickle.loads(pickle.dumps(sched.save_state()))
-    fresh = HyperBandScheduler()
+    fresh = HyperBandScheduler(bracket_order=_SETUP_ORDER["value"])
     fresh.restore_state(state, {t.trial_id: t for t in runner.trials})
     assert fresh.debug_string() == sched.debug_string()
     assert fresh.choose_trial_to_run(runner) is sched.choose_trial_to_run(runner)
@@ -297,9 +309,9 @@ def test_save_and_restore_state():
     assert len(fresh._hyperbands[0][1].current_trials()) == 3
 
 
-# -- bracket_order="aggressive_first" (opt-in; the default "seed" order is pinned by the tests above) ------
-def test_default_bracket_order_is_seed():
-    assert HyperBandScheduler()._bracket_order == "seed"
+# -- bracket_order: "aggressive_first" (the default, the Hyperband paper's) and "seed" (the seed's, opt-in) --
+def test_default_bracket_order_is_the_papers():
+    assert HyperBandScheduler()._bracket_order == "aggressive_first"
     assert HyperBandScheduler(bracket_order="seed")._bracket_order == "seed"
 
 
@@ -324,7 +336,7 @@ def test_aggressive_first_picks_the_most_aggressive_bracket():
     band = sched._hyperbands[0]
     assert [(b._n, b._r) for b in band] == [(5, 81), (8, 27), (15, 9), (34, 3), (81, 1)]
     # the seed order starts with the least aggressive bracket (all 0% done: the first one)
-    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"])
+    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"], bracket_order="seed")
     assert seed.choose_trial_to_run(seed_runner) is seed._hyperbands[0][0].current_trials()[0]
     assert sched.choose_trial_to_run(runner) is band[4].current_trials()[0]
     # as long as the most aggressive bracket has a trial to run, the next one comes from it
@@ -347,7 +359,7 @@ def test_aggressive_first_picks_the_most_aggressive_bracket():
 
 def test_aggressive_first_keeps_milestones_and_halving():
     """Only the choice of the next trial differs: a bracket halves exactly as under the seed order."""
-    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"])
+    seed, seed_runner = scheduler_setup(default_statistics()["max_trials"], bracket_order="seed")
     aggressive, aggressive_runner = aggressive_setup(default_statistics()["max_trials"])
     decisions = {}
     for sched, runner in ((seed, seed_runner), (aggressive, aggressive_runner)):
@@ -395,13 +407,13 @@ def test_aggressive_first_finishes_brackets_most_aggressive_first():
     assert chosen == sorted(chosen, key=lambda pair: (pair[0], -pair[1]))
     order = list(dict.fromkeys(chosen))
     assert order[:4] == [(0, 3), (0, 2), (0, 1), (0, 0)]  # max_t=27: s=4 has budget 1/3 and is skipped
-    seed_chosen = _chosen_brackets(HyperBandScheduler(max_t=27), 120, workers=1)
+    seed_chosen = _chosen_brackets(HyperBandScheduler(max_t=27, bracket_order="seed"), 120, workers=1)
     assert seed_chosen != sorted(seed_chosen, key=lambda pair: (pair[0], -pair[1]))
 
 
-def test_explicit_seed_order_makes_the_default_decisions():
+def test_explicit_aggressive_first_makes_the_default_decisions():
     default = _chosen_brackets(HyperBandScheduler(max_t=27), 150, workers=2)
-    explicit = _chosen_brackets(HyperBandScheduler(max_t=27, bracket_order="seed"), 150, workers=2)
+    explicit = _chosen_brackets(HyperBandScheduler(max_t=27, bracket_order="aggressive_first"), 150, workers=2)
     assert default == explicit
 
 
