@@ -3,6 +3,7 @@
     python benchmarks/overhead.py            # tunelab only
     python benchmarks/overhead.py --peers    # also Ray Tune and Optuna when installed, with ratios
     python benchmarks/overhead.py --quick    # fewer repeats and smaller workloads
+    python benchmarks/overhead.py --ray-executor   # also tunelab's Ray executor (trials as Ray actors)
 
 Figures: import time; process start to first result of a one-trial experiment; per-report overhead (one
 trial reporting 20,000 results, timed inside the trial between its first and last report); per-trial
@@ -78,6 +79,7 @@ def w_per_trial(args: argparse.Namespace) -> dict:
     import tunelab as tune
 
     tune.init(num_cpus=2)
+    tune.api.get_executor()  # start the executor (for executor="ray": Ray itself) before the clock
 
     def trivial(config):
         tune.report(x=config["i"])
@@ -143,7 +145,14 @@ WORKLOADS = {name[2:]: fn for name, fn in globals().items() if name.startswith("
 
 
 # -- driver -----------------------------------------------------------------------------------------
+#: Ray on 127.0.0.1 only (Ray replaces the loopback address by the machine's outward one otherwise)
+RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+ON_RAY = {"TUNELAB_EXECUTOR": "ray", **RAY_LOOPBACK}
+
+
 def run_workload(name: str, *extra: str, env: dict | None = None) -> tuple[dict, float]:
+    if name.startswith("ray_"):
+        env = {**RAY_LOOPBACK, **(env or {})}
     with tempfile.TemporaryDirectory() as tmp:
         launched = time.time()
         out = subprocess.run([sys.executable, HERE, "--workload", name, "--dir", tmp, *extra],
@@ -167,6 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers", action="store_true", help="also run Ray Tune and Optuna when installed")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller workloads")
+    parser.add_argument("--ray-executor", action="store_true", help="also tunelab with executor='ray'")
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -190,8 +200,8 @@ def main() -> None:
     imp = median_of(repeats, lambda: run_workload("import")[0]["seconds"])
     show("import tunelab", f"{imp * 1e3:.0f} ms")
 
-    def first() -> float:
-        data, launched = run_workload("first_result")
+    def first(env: dict | None = None) -> float:
+        data, launched = run_workload("first_result", env=env)
         return data["first_result_at"] - launched
 
     first_s = median_of(repeats, first)
@@ -210,6 +220,21 @@ def main() -> None:
     big = run_workload("per_trial", "--n", str(many))[0]
     show(f"{many} trivial trials: wall time", f"{big['wall_s']:.1f} s")
     show(f"{many} trivial trials: driver peak RSS", f"{big['peak_rss_mb']:.0f} MB")
+
+    if args.ray_executor:
+        print("\ntunelab with executor='ray' (a Ray instance it starts on 127.0.0.1; trials as Ray actors):")
+        ray_trials = 200 if args.quick else 500
+        ray_reports = 2000 if args.quick else 5000
+        first_ray = median_of(repeats, lambda: first(ON_RAY))
+        show("process start -> first result (1 trial)", f"{first_ray:.2f} s")
+        report_ray = median_of(repeats, lambda: run_workload(
+            "per_report", "--n", str(ray_reports), env=ON_RAY)[0]["us_per_report"])
+        show(f"per-report overhead ({ray_reports} reports, default loggers)", f"{report_ray:.0f} us",
+             f"local executor: {per_report:.0f} us; Ray Tune 2.60 here: 4,655 us")
+        trial_ray = median_of(max(1, repeats - 2), lambda: run_workload(
+            "per_trial", "--n", str(ray_trials), env=ON_RAY)[0]["ms_per_trial"])
+        show(f"per-trial overhead ({ray_trials} trivial trials, 2 CPUs)", f"{trial_ray:.2f} ms",
+             f"local executor: {per_trial:.2f} ms; Ray Tune 2.60 here: 1,794 ms")
 
     if args.peers:
         print("\npeers (same workloads):")

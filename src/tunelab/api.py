@@ -17,16 +17,19 @@ from tunelab.suggest.search import SearchAlgorithm
 from tunelab.suggest.searcher import to_search_algorithm
 from tunelab.trial import Trial
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 _executor_args: dict[str, Any] = {}
 _executor: Any = None
 
 
 def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
          executor: str | None = None, address: str | None = None, **ignored: Any) -> None:
-    """Set the resources of the embedded executor (default: all detected CPUs and GPUs).
+    """Set the resources of the embedded executor (default: all detected CPUs and GPUs), or pick the Ray
+    executor: `executor="ray"` runs trials as Ray actors, on the cluster at `address` if given, else on a
+    Ray instance started on 127.0.0.1 with these resources.
 
-    Optional: without a call, tunelab uses the whole machine. `TUNELAB_EXECUTOR` picks the executor.
+    Optional: without a call, tunelab uses the whole machine. `TUNELAB_EXECUTOR` and `TUNELAB_ADDRESS` pick
+    the executor and the cluster without code changes.
     """
     global _executor
     kind = executor or os.environ.get("TUNELAB_EXECUTOR") or "local"
@@ -41,7 +44,8 @@ def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: 
         _executor.shutdown()
         _executor = None
     _executor_args.clear()
-    _executor_args.update(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources)
+    _executor_args.update(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources, executor=kind,
+                          address=address or os.environ.get("TUNELAB_ADDRESS"))
 
 
 def shutdown() -> None:
@@ -55,12 +59,21 @@ def shutdown() -> None:
 def get_executor() -> Any:
     global _executor
     if _executor is None:
-        kind = os.environ.get("TUNELAB_EXECUTOR") or "local"
+        args = dict(_executor_args)
+        kind = args.pop("executor", None) or os.environ.get("TUNELAB_EXECUTOR") or "local"
+        address = args.pop("address", None) or os.environ.get("TUNELAB_ADDRESS")
         if kind not in EXECUTORS:
             raise TuneError(f"TUNELAB_EXECUTOR={kind!r} is not available; allowed: {list(EXECUTORS)}")
-        from tunelab.execution.local import LocalExecutor
+        if kind == "ray":
+            from tunelab.execution.ray_executor import RayExecutor
 
-        _executor = LocalExecutor(**_executor_args)
+            _executor = RayExecutor(**args, address=address)
+        else:
+            if address:
+                raise TuneError(f"address={address!r} needs executor='ray' (the local executor runs on this machine)")
+            from tunelab.execution.local import LocalExecutor
+
+            _executor = LocalExecutor(**args)
         import atexit
 
         atexit.register(shutdown)

@@ -75,7 +75,10 @@ def get_pinned_object(handle: str) -> Any:
         with open(path, "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
     except OSError as exc:
-        raise TuneError(f"pinned object {handle!r} is gone: the process that pinned it has exited ({exc})") from None
+        raise TuneError(f"pinned object {handle!r} is not here: the process that pinned it has exited, or this "
+                        f"trial runs on another machine than the driver (pinned objects live in the driver "
+                        f"machine's shared memory; with executor='ray' on several nodes, load the data in the "
+                        f"trial instead) ({exc})") from None
     if mapped[: len(_MAGIC)] != _MAGIC:
         raise TuneError(f"{path} is not a tunelab pinned object")
     (count,) = struct.unpack_from("<Q", mapped, len(_MAGIC))

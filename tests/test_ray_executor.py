@@ -1,0 +1,236 @@
+"""The Ray executor on a real Ray cluster that this module starts (`ray start --head` on 127.0.0.1): trials
+as actors, lock-step results, checkpoints, pause and resume, PBT exploits, errors, SIGKILLed actors,
+resource gating, and the env-var switch that moves an unchanged script onto the cluster."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+#: Ray's single-node mode keeps every address on 127.0.0.1 (else Ray swaps in the machine's outward IP);
+#: token authentication (Ray's default for clusters started by `ray start`) on for the cluster and the driver.
+#: Set before Ray is imported: Ray reads them once, at import.
+RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+_SAVED_ENV = {k: os.environ.get(k) for k in RAY_TEST_ENV}
+os.environ.update(RAY_TEST_ENV)
+ray = pytest.importorskip("ray")
+
+import tunelab as tune  # noqa: E402 - after the skip: these tests need Ray
+from tunelab import Trainable, TuneError  # noqa: E402
+from tunelab.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, PopulationBasedTraining  # noqa: E402
+from tunelab.trial import Trial  # noqa: E402
+
+RAY_CLI = os.path.join(os.path.dirname(sys.executable), "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_env() -> dict:
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)  # workers import these tests
+    env.update(RAY_TEST_ENV)
+    return env
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A 2-CPU Ray head node on 127.0.0.1 for this module; its address."""
+    port = _free_port()
+    temp_dir = f"/tmp/tl_ray_{os.getpid()}"  # short: Ray's socket paths must fit in 107 characters
+    started = subprocess.run(
+        [RAY_CLI, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
+         "--resources", json.dumps({"license": 1}), "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={temp_dir}", f"--ray-client-server-port={_free_port()}"],
+        env=_ray_env(), capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    address = f"127.0.0.1:{port}"
+    yield address
+    tune.shutdown()
+    if ray.is_initialized():
+        ray.shutdown()
+    subprocess.run([RAY_CLI, "stop", "--force"], env=_ray_env(), capture_output=True, timeout=120)
+    for key, value in _SAVED_ENV.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def on_ray(cluster):
+    tune.init(executor="ray", address=cluster)
+    yield cluster
+    tune.init()  # back to the local executor (disconnects from the cluster)
+
+
+def _report_where(config, reporter):
+    import os
+
+    for i in range(config.get("steps", 3)):
+        reporter(mean_loss=config["x"] / (i + 1), pid=os.getpid(),
+                 in_actor=os.environ.get("TUNELAB_WORKER"), cwd=os.getcwd())
+
+
+class Counter(Trainable):
+    def setup(self, config):
+        self.count = 0
+
+    def step(self):
+        self.count += 1
+        marker = self.config.get("die_at_marker")
+        if marker and self.count == self.config["die_at"] and not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.config.get("raise_at") == self.count:
+            raise RuntimeError("planned failure")
+        return {"count": self.count, "score": self.count * self.config.get("rate", 1), "pid": os.getpid()}
+
+    def save_checkpoint(self, checkpoint_dir):
+        path = os.path.join(checkpoint_dir, "state.json")
+        with open(path, "w") as f:
+            json.dump({"count": self.count}, f)
+        return path
+
+    def load_checkpoint(self, path):
+        with open(path) as f:
+            self.count = json.load(f)["count"]
+
+    def reset_config(self, new_config):
+        return True
+
+
+def _history(trial, key):
+    with open(os.path.join(trial.logdir, "result.json")) as f:
+        return [json.loads(line)[key] for line in f]
+
+
+def test_function_trials_run_as_actors_on_the_cluster(on_ray):
+    analysis = tune.run(_report_where, config={"x": tune.grid_search([1, 2, 3, 4])}, verbose=0)
+    trials = analysis.trials
+    assert [t.status for t in trials] == [Trial.TERMINATED] * 4
+    assert [t.last_result["mean_loss"] for t in trials] == [1 / 3, 2 / 3, 1.0, 4 / 3]
+    assert all(_history(t, "training_iteration") == [1, 2, 3] for t in trials)
+    assert all(t.last_result["in_actor"] == "1" for t in trials)
+    assert all(t.last_result["cwd"] == t.logdir for t in trials)  # the actor works in the trial's folder
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    assert os.getpid() not in {t.last_result["pid"] for t in trials}
+    assert "Ray cluster" in tune.api.get_executor().resource_summary()
+
+
+def test_resources_gate_actors_and_never_fitting_trials_fail_early(on_ray):
+    analysis = tune.run(_report_where, config={"x": tune.grid_search([1, 2])}, verbose=0,
+                        resources_per_trial={"cpu": 1, "custom_resources": {"license": 1}})
+    assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 2
+    with pytest.raises(TuneError, match="CPU"):
+        tune.run(_report_where, config={"x": 1}, resources_per_trial={"cpu": 3}, verbose=0)
+
+
+def test_error_trial_keeps_its_results_and_the_experiment_goes_on(on_ray):
+    analysis = tune.run(Counter, config={"raise_at": tune.grid_search([2, None])}, stop={"training_iteration": 4},
+                        verbose=0, raise_on_failed_trial=False)
+    failed, fine = analysis.trials
+    assert failed.status == Trial.ERROR and fine.status == Trial.TERMINATED
+    assert _history(failed, "count") == [1]
+    assert "planned failure" in open(failed.error_file).read()
+
+
+def test_sigkilled_actor_recovers_from_its_checkpoint(on_ray, tmp_path):
+    marker = str(tmp_path / "died")
+    analysis = tune.run(Counter, config={"die_at_marker": marker, "die_at": 7}, stop={"training_iteration": 10},
+                        checkpoint_freq=3, max_failures=1, verbose=0)
+    [trial] = analysis.trials
+    assert trial.status == Trial.TERMINATED and trial.num_failures == 1
+    assert _history(trial, "training_iteration") == list(range(1, 11))  # no gap, no duplicate
+    assert _history(trial, "count") == list(range(1, 11))  # state restored from checkpoint 6
+    assert len(set(_history(trial, "pid"))) == 2  # a new actor took over
+    assert "WorkerDied" in open(trial.error_file).read()
+
+
+def test_promotion_asha_pauses_and_resumes_actors_from_checkpoints(on_ray):
+    asha = AsyncHyperBandScheduler(metric="score", mode="max", max_t=9, grace_period=1, reduction_factor=3,
+                                   type="promotion")
+    analysis = tune.run(Counter, config={"rate": tune.grid_search(list(range(1, 10)))},
+                        stop={"training_iteration": 9}, scheduler=asha, verbose=0)
+    best = max(analysis.trials, key=lambda t: t.config["rate"])
+    assert best.last_result["training_iteration"] == 9
+    assert _history(best, "count") == list(range(1, 10))  # paused at rungs, restored without losing state
+    assert sum(t.last_result["training_iteration"] for t in analysis.trials) < 9 * 9
+
+
+def test_hyperband_and_pbt_on_actors(on_ray):
+    hyperband = HyperBandScheduler(metric="score", mode="max", max_t=9)
+    analysis = tune.run(Counter, config={"rate": tune.grid_search(list(range(1, 6)))}, scheduler=hyperband,
+                        verbose=0)
+    assert all(t.status == Trial.TERMINATED for t in analysis.trials)
+    assert max(analysis.trials, key=lambda t: t.config["rate"]).last_result["training_iteration"] == 9
+
+    pbt = PopulationBasedTraining(time_attr="training_iteration", metric="score", mode="max",
+                                  perturbation_interval=2, hyperparam_mutations={"rate": [1, 2, 3, 4]})
+    analysis = tune.run(Counter, config={"rate": tune.grid_search([1, 2, 3, 4])}, stop={"training_iteration": 8},
+                        scheduler=pbt, verbose=0)
+    assert all(t.last_result["training_iteration"] == 8 for t in analysis.trials)
+    assert any("@perturbed" in t.experiment_tag for t in analysis.trials)
+
+
+def test_an_unchanged_script_moves_to_the_cluster_with_env_vars(cluster, tmp_path):
+    script = tmp_path / "seed_script.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import tunelab as tune
+
+        def train(config, reporter):
+            reporter(mean_accuracy=config["lr"] * 10, where=os.environ.get("TUNELAB_WORKER"))
+
+        trials = tune.run_experiments({"exp": {"run": train, "config": {"lr": tune.grid_search([0.1, 0.2])}}},
+                                      verbose=0)
+        print(type(tune.api.get_executor()).__name__, sorted(t.last_result["mean_accuracy"] for t in trials))
+    """))
+    env = _ray_env()
+    env.update(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=cluster, TUNELAB_RESULTS_DIR=str(tmp_path / "results"))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "RayExecutor [1.0, 2.0]" in done.stdout
+
+
+def test_without_an_address_ray_starts_on_loopback_only(tmp_path):
+    script = tmp_path / "own_ray.py"
+    script.write_text(textwrap.dedent("""
+        import ray
+        import tunelab as tune
+
+        def train(config, reporter):
+            reporter(done=True, value=1)
+
+        tune.init(executor="ray", num_cpus=1)
+        [trial] = tune.run(train, verbose=0).trials
+        print(trial.status, sorted({node["NodeManagerAddress"] for node in ray.nodes()}))
+        tune.shutdown()
+        print("connected after shutdown:", ray.is_initialized())
+    """))
+    env = _ray_env()
+    env.pop("RAY_ADDRESS", None)
+    env.update(TUNELAB_RESULTS_DIR=str(tmp_path / "results"))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "TERMINATED ['127.0.0.1']" in done.stdout
+    assert "connected after shutdown: False" in done.stdout
+
+
+def test_bad_executor_and_address_are_clear_errors():
+    with pytest.raises(TuneError, match="allowed: \\['local', 'ray'\\]"):
+        tune.init(executor="spark")
+    tune.init(address="127.0.0.1:1")
+    try:
+        with pytest.raises(TuneError, match="needs executor='ray'"):
+            tune.api.get_executor()
+    finally:
+        tune.init()
