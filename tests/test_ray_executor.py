@@ -123,7 +123,22 @@ def test_function_trials_run_as_actors_on_the_cluster(on_ray):
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
     assert os.getpid() not in {t.last_result["pid"] for t in trials}
-    assert "Ray cluster" in tune.api.get_executor().resource_summary()
+    executor = tune.api.get_executor()
+    assert "Ray cluster" in executor.resource_summary()
+    assert executor._address[0] == "127.0.0.1"  # the actors connect back to the driver on loopback
+
+
+def test_a_stranger_on_the_driver_port_is_dropped(on_ray):
+    """Actors prove themselves with the executor's secret; any other peer is disconnected at once."""
+    from tunelab.execution.channel import Channel
+
+    executor = tune.api.get_executor()
+    stranger = socket.create_connection(executor._address, timeout=10)
+    Channel(stranger).send((b"not the secret", "w0"))
+    analysis = tune.run(_report_where, config={"x": 1}, verbose=0)  # the loop accepts and drops the stranger
+    assert analysis.trials[0].status == Trial.TERMINATED
+    assert stranger.recv(1) == b""  # closed by the driver
+    stranger.close()
 
 
 def test_resources_gate_actors_and_never_fitting_trials_fail_early(on_ray):
@@ -234,3 +249,15 @@ def test_bad_executor_and_address_are_clear_errors():
             tune.api.get_executor()
     finally:
         tune.init()
+
+
+def test_a_trial_must_fit_on_one_node():
+    """Cluster totals are not enough: an actor runs on one node (the rule, on Ray's per-node resources)."""
+    from tunelab.execution.ray_executor import no_node_fits
+
+    nodes = [{"CPU": 4.0, "GPU": 1.0}, {"CPU": 4.0, "license": 1.0}]
+    assert no_node_fits({"CPU": 4, "GPU": 1}, nodes) is None
+    assert no_node_fits({"CPU": 2, "GPU": 0, "license": 1}, nodes) is None
+    problem = no_node_fits({"CPU": 6, "GPU": 0}, nodes)
+    assert "6 CPU" in problem and "the largest has 4 CPU" in problem and "one node" in problem
+    assert no_node_fits({"CPU": 1, "GPU": 1, "license": 1}, nodes) is not None  # GPU and license never meet

@@ -54,6 +54,16 @@ class _Worker:
         child.close()
         self.conn = Channel(parent)
 
+    @property
+    def label(self) -> str:
+        return f"the worker process (pid {self.proc.pid})"
+
+    def wait_exit(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
     def describe_exit(self) -> str:
         try:
             code = self.proc.wait(timeout=2)
@@ -97,7 +107,8 @@ class LocalExecutor(Executor):
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        # a callable as selector data is an internal source (the wakeup pipe here, a listener for Ray workers)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wakeup)
         self.max_idle_workers = max(2, int(self.pool.total_cpu) + 1)
 
     # -- resources ---------------------------------------------------------------------------------
@@ -114,7 +125,7 @@ class LocalExecutor(Executor):
     def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:
         gpu_ids = self.pool.acquire(trial.resources)
         threads = max(1, int(trial.resources.cpu_total()))
-        worker = self._get_worker((",".join(gpu_ids), threads))
+        worker = self._get_worker(self._signature(trial, gpu_ids, threads))
         worker.trial = trial
         worker.gpu_ids = gpu_ids
         self._by_trial[trial.trial_id] = worker
@@ -127,7 +138,8 @@ class LocalExecutor(Executor):
             "logdir": trial.logdir,
             "restore_path": restore_path,
             "num_threads": threads,
-            "env": {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or ""},
+            "env": {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or "",
+                    **self._trial_env(threads)},
         }
         worker.known_keys.add(key)
         try:
@@ -192,11 +204,8 @@ class LocalExecutor(Executor):
                 ready = self._selector.select(timeout)
         for key, _ in ready:
             worker = key.data
-            if worker is None:  # wakeup(): commands are waiting in the controller
-                try:
-                    self._wake_r.recv(4096)
-                except BlockingIOError:
-                    pass
+            if callable(worker):  # an internal source: wakeup() (commands wait in the controller), ...
+                worker()
                 continue
             try:
                 messages = worker.conn.read_available()
@@ -205,7 +214,7 @@ class LocalExecutor(Executor):
                 why = worker.describe_exit()
                 self._discard_worker(worker)
                 if trial is not None:
-                    events.append(Event(trial, P.ERROR, (f"WorkerDied: the worker process (pid {worker.proc.pid}) "
+                    events.append(Event(trial, P.ERROR, (f"WorkerDied: {worker.label} "
                                                         f"running trial {trial} died: {why}.\n",)))
                 continue
             for message in messages:
@@ -228,10 +237,7 @@ class LocalExecutor(Executor):
                 pass
         deadline = time.monotonic() + 2
         for worker in list(self._workers):
-            try:
-                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+            worker.wait_exit(max(0.0, deadline - time.monotonic()))
             worker.kill()
         self._workers.clear()
         self._by_trial.clear()
@@ -282,16 +288,35 @@ class LocalExecutor(Executor):
         worker.trial = None
         worker.gpu_ids = []
 
-    def _get_worker(self, signature: tuple[str, int]) -> _Worker:
+    def _drain_wakeup(self) -> None:
+        try:
+            self._wake_r.recv(4096)
+        except BlockingIOError:
+            pass
+
+    # -- what an executor running workers elsewhere overrides ---------------------------------------
+    def _signature(self, trial: "Trial", gpu_ids: list[str], threads: int) -> tuple:
+        """Trials of the same signature can share a worker: its environment is fixed at its start."""
+        return (",".join(gpu_ids), threads)
+
+    def _trial_env(self, threads: int) -> dict:
+        """Environment variables a trial sets in its worker (the local worker got them at its start)."""
+        return {}
+
+    def _new_worker(self, signature: tuple) -> _Worker:
+        worker = _Worker(signature)
+        self._selector.register(worker.conn, selectors.EVENT_READ, worker)
+        return worker
+
+    def _get_worker(self, signature: tuple) -> _Worker:
         idle = [w for w in self._workers if w.trial is None]
         for worker in idle:
             if worker.signature == signature:
                 return worker
         if len(idle) >= self.max_idle_workers:
             self._discard_worker(idle[0])
-        worker = _Worker(signature)
+        worker = self._new_worker(signature)
         self._workers.append(worker)
-        self._selector.register(worker.conn, selectors.EVENT_READ, worker)
         return worker
 
     def _discard_worker(self, worker: _Worker) -> None:
@@ -299,5 +324,8 @@ class LocalExecutor(Executor):
             self._release(worker.trial)
         if worker in self._workers:
             self._workers.remove(worker)
-            self._selector.unregister(worker.conn)
+            try:
+                self._selector.unregister(worker.conn)
+            except (KeyError, ValueError):
+                pass  # never registered (a worker that had not connected yet)
         worker.kill()

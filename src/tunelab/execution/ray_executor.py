@@ -1,11 +1,11 @@
 """The Ray executor: each running trial lives in a Ray actor, so one experiment spans a Ray cluster.
 
-The actor runs the same worker loop as a local worker process (`tunelab.execution.worker`), fed through
-in-memory queues instead of a socket: the trial runs in a thread of the actor, `send` hands it the driver's
-commands, and `next_messages` returns what it reported. The driver keeps one `next_messages` call in flight
-per actor and waits on all of them with `ray.wait`, so results arrive as they are reported, in lock-step,
-as with local workers. Resources are booked on tunelab's own pool (sized from the cluster) and requested from
-Ray for each actor, which places it and sets its `CUDA_VISIBLE_DEVICES`.
+Ray places the actors (and sets their `CUDA_VISIBLE_DEVICES`); everything else is the local executor's.
+An actor runs the same worker loop as a local worker process and talks to the driver over its own TCP
+connection, with the same length-prefixed messages: the driver listens on its node's address (127.0.0.1 for
+a private instance), each actor connects back and proves itself with a per-executor secret. So a report
+costs a socket round trip rather than Ray actor calls (about 1 ms each), a dead actor is a closed connection,
+and the event loop is the local one (one selector over all connections).
 
 Checkpoints and trial folders are paths written by the actor: on a cluster of several machines they must be
 on a filesystem every node mounts at the same path (`local_dir` on NFS, say).
@@ -13,129 +13,139 @@ on a filesystem every node mounts at the same path (`local_dir` on NFS, say).
 from __future__ import annotations
 
 import os
-import queue
+import secrets
+import selectors
+import socket
+import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
+from tunelab.execution.channel import Channel
+from tunelab.execution.executor import Event
+from tunelab.execution.local import THREAD_ENV_VARS, LocalExecutor
 from tunelab.execution import protocol as P
-from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
-from tunelab.execution.local import THREAD_ENV_VARS, _dumps_config
-from tunelab.execution.resources import ResourcePool
-from tunelab.registry import trainable_blob
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
     from tunelab.trial import Trial
 
-#: the longest the driver blocks in `ray.wait` at once, so that `wakeup()` is noticed soon
-MAX_WAIT_S = 0.1
-#: how long an actor's `next_messages` blocks before returning nothing (the driver then asks again)
-MESSAGE_POLL_S = 5.0
-
-
-class QueueChannel:
-    """The worker loop's side of an actor: `recv` blocks on the commands queue, `send` fills the outbox."""
-
-    def __init__(self) -> None:
-        self.inbox: queue.Queue = queue.Queue()
-        self.outbox: queue.Queue = queue.Queue()
-
-    def send(self, message: Any) -> None:
-        self.outbox.put(message)
-
-    def recv(self, spin_s: float = 0.0) -> Any:
-        return self.inbox.get()
-
-    def close(self) -> None:
-        self.inbox.put((P.EXIT,))
+#: while actors are starting, the driver sleeps at most this long between checks that they did not fail
+CONNECT_POLL_S = 0.05
+#: an accepted connection must say who it is within this time (an actor does so at once; a silent peer
+#: holds the driver up at most this long)
+HANDSHAKE_TIMEOUT_S = 2.0
 
 
 class TrialActor:
-    """Body of the Ray actor that runs trials one after another (created with `max_concurrency` > 1, so
-    `send` and `next_messages` run beside the trial's thread)."""
+    """Body of the Ray actor: connects back to the driver and serves trials one after another."""
 
     def __init__(self) -> None:
-        from tunelab.execution.worker import _Worker
-
-        self.channel = QueueChannel()
-        self.worker = _Worker(self.channel)
-        self._next_seq = 0
-        self._early: dict[int, tuple] = {}
-        self._order = threading.Lock()
         os.environ["TUNELAB_WORKER"] = "1"
-        self.thread = threading.Thread(target=self._serve, name="tunelab-trial", daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
 
-    def _serve(self) -> None:
-        from tunelab.execution.worker import _Exit
+    def connect(self, host: str, port: int, token: bytes, worker_key: str) -> int:
+        """Open the connection to the driver, introduce this worker, and serve it in a thread; the pid."""
+        from tunelab.execution.worker import _Exit, _Worker
 
-        try:
-            self.worker.serve()
-        except _Exit:
-            pass
+        sock = socket.create_connection((host, port), timeout=30)
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        channel = Channel(sock)
+        channel.send((token, worker_key))
 
-    def send(self, seq: int, message: tuple) -> None:
-        """Hand the trial the driver's `seq`-th command. Calls of a threaded actor may run out of order, so
-        commands wait here until those before them arrived."""
-        with self._order:
-            self._early[seq] = message
-            while self._next_seq in self._early:
-                self.channel.inbox.put(self._early.pop(self._next_seq))
-                self._next_seq += 1
-
-    def command(self, seq: int, message: tuple, poll: bool) -> list | None:
-        """`send`, then (if `poll`) `next_messages`: one actor call per report in the common case, where
-        the driver's CONTINUE comes back as the trial's next result."""
-        self.send(seq, message)
-        return self.next_messages() if poll else None
-
-    def next_messages(self, timeout: float = MESSAGE_POLL_S) -> list:
-        """Every message the trial sent since the last call; waits up to `timeout` for the first one."""
-        try:
-            messages = [self.channel.outbox.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
+        def serve() -> None:
             try:
-                messages.append(self.channel.outbox.get_nowait())
-            except queue.Empty:
-                return messages
+                _Worker(channel).serve()
+            except _Exit:
+                pass
+            finally:
+                channel.close()
 
-    def node_info(self) -> dict:
-        import socket
-
-        return {"pid": os.getpid(), "hostname": socket.gethostname(),
-                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+        self.thread = threading.Thread(target=serve, name="tunelab-trial", daemon=True)
+        self.thread.start()
+        return os.getpid()
 
 
-class _ActorHandle:
-    """The driver's record of one actor: the trial it runs, its resource shape and its pending poll (at
-    most one call that returns the trial's next messages is in flight)."""
+class _PendingChannel:
+    """Stands in for a worker's connection until its actor connects: keeps what the driver sends."""
 
-    def __init__(self, actor: Any, shape: tuple):
+    def __init__(self) -> None:
+        self.queued: list[Any] = []
+
+    def send(self, message: Any) -> None:
+        self.queued.append(message)
+
+    def buffered(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.queued.clear()
+
+
+class _RayWorker:
+    """The driver's side of one actor: the same surface as a local worker (`conn`, `trial`, `kill`...)."""
+
+    def __init__(self, actor: Any, signature: tuple, connect_ref: Any, key: str):
         self.actor = actor
-        self.shape = shape
+        self.signature = signature
+        self.connect_ref = connect_ref  # done when the actor connected (or failed to)
+        self.key = key
+        self.conn: Any = _PendingChannel()
         self.trial: Trial | None = None
         self.gpu_ids: list[str] = []
         self.known_keys: set[str] = set()
-        self.poll: Any = None
-        self.backlog: list[tuple] = []
-        self._seq = 0
 
-    def send(self, message: tuple, expect_reply: bool = True) -> None:
-        """Commands are numbered: the actor applies them in the order they were sent. A command the trial
-        answers also polls for that answer, unless a poll is already in flight."""
-        poll = expect_reply and self.poll is None
-        ref = self.actor.command.remote(self._seq, message, poll)
-        if poll:
-            self.poll = ref
-        self._seq += 1
+    @property
+    def connected(self) -> bool:
+        return not isinstance(self.conn, _PendingChannel)
 
-    def ensure_poll(self) -> None:
-        if self.poll is None:
-            self.poll = self.actor.next_messages.remote()
+    def attach(self, conn: Channel) -> None:
+        queued, self.conn = self.conn.queued, conn
+        for message in queued:
+            conn.send(message)
+
+    @property
+    def label(self) -> str:
+        return f"the Ray actor {self.key}"
+
+    def wait_exit(self, timeout: float) -> None:
+        """Nothing to wait for: `kill` ends the actor through Ray."""
+
+    def describe_exit(self) -> str:
+        return "its Ray actor's connection closed (the actor's process died: killed, out of memory, or its node was lost)"
+
+    def kill(self) -> None:
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        import ray
+
+        try:
+            ray.kill(self.actor)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+def _describe(amounts: dict) -> str:
+    return ", ".join(f"{v:g} {k}" for k, v in amounts.items() if v) or "nothing"
+
+
+def no_node_fits(wanted: dict, nodes: list[dict]) -> str | None:
+    """Why no node (Ray's per-node resource dicts) can hold `wanted` (e.g. {"CPU": 2, "GPU": 1}); None if
+    one can (or the node list is unknown)."""
+    if not nodes or any(all(node.get(k, 0) + 1e-9 >= v for k, v in wanted.items() if v) for node in nodes):
+        return None
+    largest = max(nodes, key=lambda node: tuple(node.get(k, 0) for k in wanted))
+    return (f"Trial requests {_describe(wanted)} but no node of the Ray cluster has that much (the largest has "
+            f"{_describe({k: largest.get(k, 0) for k in wanted})}); a trial runs on one node. Lower "
+            f"resources_per_trial, or add a bigger node.")
+
+
+def _resource_shape(resources: "Resources") -> tuple:
+    custom = tuple(sorted((resources.custom_resources or {}).items()))
+    return (resources.cpu_total(), resources.gpu_total(), custom)
 
 
 def _is_loopback(address: str) -> bool:
@@ -158,22 +168,18 @@ def _keep_ray_on_loopback() -> None:
 
 def _export_sys_path() -> None:
     """Let the Ray workers this process starts import what the driver imports (as local workers can)."""
-    entries = [p or os.getcwd() for p in __import__("sys").path]
+    entries = [p or os.getcwd() for p in sys.path]
     current = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(([current] if current else []) + entries)
 
 
-def _resource_shape(resources: "Resources") -> tuple:
-    custom = tuple(sorted((resources.custom_resources or {}).items()))
-    return (resources.cpu_total(), resources.gpu_total(), custom)
-
-
-class RayExecutor(Executor):
+class RayExecutor(LocalExecutor):
     """Trials as Ray actors on a Ray cluster (an existing one at `address`, or one started on 127.0.0.1)."""
 
     def __init__(self, num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
                  address: str | None = None):
-        if address is None or _is_loopback(address):
+        loopback = address is None or _is_loopback(address)
+        if loopback:
             _keep_ray_on_loopback()
         try:
             import ray
@@ -194,202 +200,112 @@ class RayExecutor(Executor):
                   if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")
                   and not k.startswith("accelerator_type:")}
         cluster_cpus, cluster_gpus = total.get("CPU", 0), int(total.get("GPU", 0))
-        self.pool = ResourcePool(
-            cluster_cpus if num_cpus is None else min(num_cpus, cluster_cpus),
-            cluster_gpus if num_gpus is None else min(num_gpus, cluster_gpus),
-            custom,
-        )
+        super().__init__(cluster_cpus if num_cpus is None else min(num_cpus, cluster_cpus),
+                         cluster_gpus if num_gpus is None else min(num_gpus, cluster_gpus), custom)
         self._actor_class = ray.remote(TrialActor)
-        self._actors: list[_ActorHandle] = []
-        self._by_trial: dict[str, _ActorHandle] = {}
+        self._token = secrets.token_bytes(16)
+        host = "127.0.0.1" if loopback else ray.util.get_node_ip_address()
+        self._listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._listener.bind((host, 0))
+        self._listener.listen(128)
+        self._listener.setblocking(False)
+        self._address = self._listener.getsockname()[:2]
+        self._selector.register(self._listener, selectors.EVENT_READ, self._accept_connections)
+        self._next_key = 0
 
     # -- resources ---------------------------------------------------------------------------------
-    def has_resources(self, resources: "Resources") -> bool:
-        return self.pool.fits(resources)
-
-    def never_fits(self, resources: "Resources") -> str | None:
-        return self.pool.never_fits(resources)
-
     def resource_summary(self) -> str:
         return self.pool.summary() + " (Ray cluster)"
 
-    # -- trial lifecycle ---------------------------------------------------------------------------
-    def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:
-        gpu_ids = self.pool.acquire(trial.resources)
-        threads = max(1, int(trial.resources.cpu_total()))
-        handle = self._get_actor(trial.resources)
-        handle.trial = trial
-        handle.gpu_ids = gpu_ids
-        self._by_trial[trial.trial_id] = handle
-        key, blob = trainable_blob(trial.trainable_name)
-        env = {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or ""}
-        env.update({var: str(threads) for var in THREAD_ENV_VARS})
-        payload = {
-            "trial_id": trial.trial_id,
-            "trainable_key": key,
-            "trainable_blob": None if key in handle.known_keys else blob,
-            "config": _dumps_config(trial.config),
-            "logdir": trial.logdir,
-            "restore_path": restore_path,
-            "num_threads": threads,
-            "env": env,
-        }
-        handle.known_keys.add(key)
-        handle.send((P.START, payload))
+    def never_fits(self, resources: "Resources") -> str | None:
+        """As locally, and also: an actor lives on one node, so some node must hold the whole request."""
+        problem = super().never_fits(resources)
+        if problem is not None:
+            return problem
+        wanted = {"CPU": resources.cpu_total(), "GPU": resources.gpu_total(), **resources.custom()}
+        return no_node_fits(wanted, [node.get("Resources", {}) for node in self._ray.nodes() if node.get("Alive")])
 
-    def continue_trial(self, trial: "Trial") -> None:
-        self._handle(trial).send((P.CONTINUE,))
+    # -- the hooks of the local executor -------------------------------------------------------------
+    def _signature(self, trial: "Trial", gpu_ids: list[str], threads: int) -> tuple:
+        return _resource_shape(trial.resources)
 
-    def stop_trial(self, trial: "Trial") -> None:
-        handle = self._by_trial.get(trial.trial_id)
-        if handle is None:
-            return
-        handle.send((P.STOP,), expect_reply=False)
-        self._release(trial)
+    def _trial_env(self, threads: int) -> dict:
+        return {var: str(threads) for var in THREAD_ENV_VARS}
 
-    def save_trial(self, trial: "Trial") -> str | None:
-        self._handle(trial).send((P.SAVE,))
-        path, error = self._await(trial, P.SAVED)
-        if error:
-            raise TrialCallFailed(f"Saving a checkpoint of trial {trial} failed:\n{error}")
-        return path
+    def _new_worker(self, signature: tuple) -> _RayWorker:
+        """A new actor of this resource shape. Idle actors keep their Ray resources, so the idle ones (all of
+        other shapes: one of this shape would have been reused) are killed first."""
+        for worker in [w for w in self._workers if w.trial is None]:
+            self._discard_worker(worker)
+        cpu, gpu, custom = signature
+        actor = self._actor_class.options(num_cpus=cpu, num_gpus=gpu, resources=dict(custom) or None).remote()
+        key = f"w{self._next_key}"
+        self._next_key += 1
+        connect_ref = actor.connect.remote(self._address[0], self._address[1], self._token, key)
+        return _RayWorker(actor, signature, connect_ref, key)
 
-    def reset_trial(self, trial: "Trial", new_config: dict) -> bool:
-        self._handle(trial).send((P.RESET, _dumps_config(new_config)))
-        (ok,) = self._await(trial, P.RESET_DONE)
-        return bool(ok)
-
-    def restore_trial(self, trial: "Trial", checkpoint_path: str) -> None:
-        self._handle(trial).send((P.RESTORE, checkpoint_path))
-        (error,) = self._await(trial, P.RESTORED)
-        if error:
-            raise TrialCallFailed(f"Restoring trial {trial} from {checkpoint_path} failed:\n{error}")
+    # -- connections ---------------------------------------------------------------------------------
+    def _accept_connections(self) -> None:
+        """Attach each actor that connected back (unknown or silent peers are dropped)."""
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(True)
+            sock.settimeout(HANDSHAKE_TIMEOUT_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Channel(sock)
+            try:
+                token, key = conn.recv()
+            except (OSError, EOFError, ValueError, TypeError, Exception):  # noqa: BLE001 - anything not ours
+                sock.close()
+                continue
+            worker = next((w for w in self._workers if isinstance(w, _RayWorker) and w.key == key
+                           and not w.connected), None)
+            if token != self._token or worker is None:
+                sock.close()
+                continue
+            sock.settimeout(None)
+            worker.attach(conn)
+            self._selector.register(conn, selectors.EVENT_READ, worker)
 
     def get_events(self, timeout: float) -> list[Event]:
-        events: list[Event] = []
-        for handle in list(self._actors):
-            while handle.backlog:  # left over from a synchronous call
-                event = self._accept(handle, handle.backlog.pop(0))
-                if event is not None:
-                    events.append(event)
+        events = self._failed_connects()
         if events:
             return events
-        busy = [h for h in self._actors if h.trial is not None]
-        if not busy:
-            if timeout:
-                time.sleep(min(timeout, 0.05))
+        if any(not w.connected for w in self._workers if isinstance(w, _RayWorker)):
+            timeout = min(timeout, CONNECT_POLL_S)  # come back soon to check on the actors still starting
+        return super().get_events(timeout)
+
+    def _failed_connects(self) -> list[Event]:
+        """Error events for trials whose actor could not start or connect (its `connect` call raised)."""
+        pending = [w for w in self._workers if isinstance(w, _RayWorker) and not w.connected]
+        if not pending:
             return []
-        for handle in busy:
-            handle.ensure_poll()
-        polls = [h.poll for h in busy]
-        ready, _ = self._ray.wait(polls, num_returns=1, timeout=min(timeout, MAX_WAIT_S))
-        if ready and len(polls) > 1:
-            ready, _ = self._ray.wait(polls, num_returns=len(polls), timeout=0)
-        ready_set = set(ready)
-        for handle in busy:
-            if handle.poll not in ready_set:
+        done, _ = self._ray.wait([w.connect_ref for w in pending], num_returns=len(pending), timeout=0)
+        events = []
+        for worker in pending:
+            if worker.connect_ref not in done:
                 continue
             try:
-                messages = self._fetch(handle)
-            except WorkerDied as died:
-                trial = handle.trial
-                self._discard_actor(handle)
+                self._ray.get(worker.connect_ref)
+            except Exception as e:  # noqa: BLE001 - the actor died or could not reach the driver
+                trial = worker.trial
+                self._discard_worker(worker)
                 if trial is not None:
-                    events.append(Event(trial, P.ERROR, (f"WorkerDied: {died}\n",)))
-                continue
-            for message in messages:
-                event = self._accept(handle, message)
-                if event is not None:
-                    events.append(event)
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    events.append(Event(trial, P.ERROR, (f"WorkerDied: the Ray actor for trial {trial} could not "
+                                                         f"start or connect: {type(e).__name__}: {first}\n",)))
         return events
 
     def shutdown(self) -> None:
-        for handle in list(self._actors):
-            self._discard_actor(handle)
-        self._by_trial.clear()
+        super().shutdown()
         if self._connected_ray and self._ray.is_initialized():
             self._ray.shutdown()
             self._connected_ray = False
-
-    # -- internals ---------------------------------------------------------------------------------
-    def _handle(self, trial: "Trial") -> _ActorHandle:
-        handle = self._by_trial.get(trial.trial_id)
-        if handle is None:
-            raise TuneError(f"trial {trial} is not running")
-        return handle
-
-    def _fetch(self, handle: _ActorHandle) -> list:
-        """The messages of the actor's poll (waiting for it if needed); WorkerDied if the actor is gone."""
-        from ray.exceptions import RayActorError, RayTaskError
-
         try:
-            messages = self._ray.get(handle.poll)
-        except (RayActorError, RayTaskError) as e:
-            trial = handle.trial
-            raise WorkerDied(f"the Ray actor running trial {trial} died: {type(e).__name__}: "
-                             f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}") from None
-        handle.poll = None
-        return messages
-
-    def _await(self, trial: "Trial", kind: str) -> tuple:
-        handle = self._handle(trial)
-        while True:
-            handle.ensure_poll()
-            try:
-                messages = self._fetch(handle)
-            except WorkerDied:
-                self._discard_actor(handle)
-                raise
-            for i, message in enumerate(messages):
-                if message[1] != trial.trial_id:
-                    continue
-                if message[0] == kind:
-                    handle.backlog.extend(messages[i + 1:])
-                    return message[2:]
-                if message[0] == P.ERROR:
-                    self._release(trial)
-                    raise TrialCallFailed(f"trial {trial} failed:\n{message[2]}")
-
-    def _accept(self, handle: _ActorHandle, message: tuple) -> Event | None:
-        kind, trial_id = message[0], message[1]
-        trial = handle.trial
-        if trial is None or trial.trial_id != trial_id:
-            return None  # a message of a trial that the driver already ended: drop it
-        if kind in (P.FINISHED, P.ERROR):
-            self._release(trial)
-        return Event(trial, kind, message[2:])
-
-    def _release(self, trial: "Trial") -> None:
-        handle = self._by_trial.pop(trial.trial_id, None)
-        if handle is None:
-            return
-        self.pool.release(trial.resources, handle.gpu_ids)
-        handle.trial = None
-        handle.gpu_ids = []
-
-    def _get_actor(self, resources: "Resources") -> _ActorHandle:
-        """An idle actor of the same resource shape, or a new one. Idle actors keep their Ray resources, so
-        before a new actor is created the idle ones are killed: Ray can then place it where they were."""
-        shape = _resource_shape(resources)
-        idle = [h for h in self._actors if h.trial is None]
-        for handle in idle:
-            if handle.shape == shape:
-                return handle
-        for handle in idle:
-            self._discard_actor(handle)
-        cpu, gpu, custom = shape
-        actor = self._actor_class.options(num_cpus=cpu, num_gpus=gpu, resources=dict(custom) or None,
-                                          max_concurrency=4).remote()
-        handle = _ActorHandle(actor, shape)
-        self._actors.append(handle)
-        return handle
-
-    def _discard_actor(self, handle: _ActorHandle) -> None:
-        if handle.trial is not None:
-            self._release(handle.trial)
-        if handle in self._actors:
-            self._actors.remove(handle)
-        try:
-            self._ray.kill(handle.actor)
-        except Exception:  # noqa: BLE001 - already dead
+            self._selector.unregister(self._listener)
+        except (KeyError, ValueError):
             pass
+        self._listener.close()
