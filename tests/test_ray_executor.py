@@ -261,3 +261,40 @@ def test_a_trial_must_fit_on_one_node():
     problem = no_node_fits({"CPU": 6, "GPU": 0}, nodes)
     assert "6 CPU" in problem and "the largest has 4 CPU" in problem and "one node" in problem
     assert no_node_fits({"CPU": 1, "GPU": 1, "license": 1}, nodes) is not None  # GPU and license never meet
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
+    """SIGKILL the driver (its actors die with it) a few times; `resume="AUTO"` finishes every trial with a
+    gap-free, duplicate-free history (the resume tests' driver script, moved to Ray by env vars)."""
+    import random
+    import time
+
+    driver = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume", "kill_driver.py")
+    env = _ray_env()
+    env.update(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=cluster)
+    rng, kills, iterations = random.Random(3), 0, 60
+    while True:
+        proc = subprocess.Popen([sys.executable, driver, str(tmp_path), "function", str(iterations)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if kills < 3:
+            time.sleep(rng.uniform(2.0, 3.5))  # past Ray's connection and the first reports
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                continue
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+        break
+    assert kills >= 1
+    statuses = json.loads(out.strip().splitlines()[-1])
+    assert len(statuses) == 3 and set(statuses.values()) == {"TERMINATED"}
+    exp_dir = tmp_path / "killed"
+    for name in os.listdir(exp_dir):
+        if not os.path.exists(exp_dir / name / "result.json"):
+            continue
+        with open(exp_dir / name / "result.json") as f:
+            results = [json.loads(line) for line in f]
+        assert [r["i"] for r in results] == list(range(1, iterations + 1))
+        assert results[-1]["value"] == iterations * results[-1]["config"]["a"]
