@@ -128,17 +128,30 @@ def test_function_trials_run_as_actors_on_the_cluster(on_ray):
     assert executor._address[0] == "127.0.0.1"  # the actors connect back to the driver on loopback
 
 
-def test_a_stranger_on_the_driver_port_is_dropped(on_ray):
-    """Actors prove themselves with the executor's secret; any other peer is disconnected at once."""
+class _Planted:
+    """Unpickling this would run code: the driver must never unpickle what a stranger sends."""
+
+    def __reduce__(self):
+        return (open, (os.environ["TUNELAB_PLANTED_FILE"], "w"))
+
+
+def test_a_stranger_on_the_driver_port_is_dropped_unread(on_ray, tmp_path, monkeypatch):
+    """Actors prove themselves with the executor's secret, in raw bytes, before any pickle is read; any
+    other peer is disconnected, and what it sent is never unpickled."""
     from tunelab.execution.channel import Channel
 
+    planted = tmp_path / "planted"
+    monkeypatch.setenv("TUNELAB_PLANTED_FILE", str(planted))
     executor = tune.api.get_executor()
-    stranger = socket.create_connection(executor._address, timeout=10)
-    Channel(stranger).send((b"not the secret", "w0"))
-    analysis = tune.run(_report_where, config={"x": 1}, verbose=0)  # the loop accepts and drops the stranger
+    strangers = [socket.create_connection(executor._address, timeout=10) for _ in range(2)]
+    Channel(strangers[0]).send((_Planted(), "w0"))  # a pickle bomb where the handshake goes
+    strangers[1].sendall(b"x" * 16 + b"\x00\x02w0")  # a well-formed handshake with the wrong secret
+    analysis = tune.run(_report_where, config={"x": 1}, verbose=0)  # the loop accepts and drops them
     assert analysis.trials[0].status == Trial.TERMINATED
-    assert stranger.recv(1) == b""  # closed by the driver
-    stranger.close()
+    for stranger in strangers:
+        assert stranger.recv(1) == b""  # closed by the driver
+        stranger.close()
+    assert not planted.exists()
 
 
 def test_resources_gate_actors_and_never_fitting_trials_fail_early(on_ray):

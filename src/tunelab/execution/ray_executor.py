@@ -12,10 +12,12 @@ on a filesystem every node mounts at the same path (`local_dir` on NFS, say).
 """
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 import selectors
 import socket
+import struct
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -51,8 +53,8 @@ class TrialActor:
         sock = socket.create_connection((host, port), timeout=30)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(_handshake(token, worker_key))
         channel = Channel(sock)
-        channel.send((token, worker_key))
 
         def serve() -> None:
             try:
@@ -126,6 +128,22 @@ class _RayWorker:
             ray.kill(self.actor)
         except Exception:  # noqa: BLE001 - already gone
             pass
+
+
+def _handshake(token: bytes, worker_key: str) -> bytes:
+    """What an actor sends first: the executor's secret, then its worker key (no pickle before trust)."""
+    key = worker_key.encode("ascii")
+    return token + struct.pack("!H", len(key)) + key
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("connection closed during the handshake")
+        data += chunk
+    return data
 
 
 def _describe(amounts: dict) -> str:
@@ -246,7 +264,8 @@ class RayExecutor(LocalExecutor):
 
     # -- connections ---------------------------------------------------------------------------------
     def _accept_connections(self) -> None:
-        """Attach each actor that connected back (unknown or silent peers are dropped)."""
+        """Attach each actor that connected back. The handshake is raw bytes, checked before anything is
+        unpickled: a peer without the secret (or silent, or unknown) is dropped."""
         while True:
             try:
                 sock, _ = self._listener.accept()
@@ -255,18 +274,20 @@ class RayExecutor(LocalExecutor):
             sock.setblocking(True)
             sock.settimeout(HANDSHAKE_TIMEOUT_S)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Channel(sock)
             try:
-                token, key = conn.recv()
-            except (OSError, EOFError, ValueError, TypeError, Exception):  # noqa: BLE001 - anything not ours
+                token = _recv_exactly(sock, len(self._token))
+                (length,) = struct.unpack("!H", _recv_exactly(sock, 2))
+                key = _recv_exactly(sock, length).decode("ascii", "replace")
+            except (OSError, EOFError, struct.error):
                 sock.close()
                 continue
             worker = next((w for w in self._workers if isinstance(w, _RayWorker) and w.key == key
                            and not w.connected), None)
-            if token != self._token or worker is None:
+            if not hmac.compare_digest(token, self._token) or worker is None:
                 sock.close()
                 continue
             sock.settimeout(None)
+            conn = Channel(sock)
             worker.attach(conn)
             self._selector.register(conn, selectors.EVENT_READ, worker)
 
