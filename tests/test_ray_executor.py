@@ -311,3 +311,24 @@ def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
             results = [json.loads(line) for line in f]
         assert [r["i"] for r in results] == list(range(1, iterations + 1))
         assert results[-1]["value"] == iterations * results[-1]["config"]["a"]
+
+
+def test_ray_executor_without_ray_says_how_to_install_it():
+    script = textwrap.dedent("""
+        import sys
+
+        class NoRay:
+            def find_spec(self, name, path=None, target=None):
+                if name == "ray" or name.startswith("ray."):
+                    raise ImportError("No module named 'ray'")
+
+        sys.meta_path.insert(0, NoRay())
+        import tunelab as tune
+
+        try:
+            tune.init(executor="ray")
+        except tune.TuneError as e:
+            print("TuneError:", e)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "TuneError: executor='ray' needs Ray" in done.stdout and "pip install 'tunelab[ray]'" in done.stdout

@@ -35,6 +35,15 @@ def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: 
     kind = executor or os.environ.get("TUNELAB_EXECUTOR") or "local"
     if kind not in EXECUTORS:
         raise TuneError(f"executor={kind!r} is not available; allowed: {list(EXECUTORS)}")
+    if kind == "ray":
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec("ray") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise TuneError("executor='ray' needs Ray, which is not installed: pip install 'tunelab[ray]'")
     for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise TuneError(f"init({name}=...) must be a number >= 0, got {value!r}")
