@@ -323,16 +323,8 @@ def test_bad_bracket_order(value):
     assert repr(value) in message and "'seed'" in message and "'aggressive_first'" in message
 
 
-def aggressive_setup(num_trials, max_t=81):
-    sched = HyperBandScheduler(max_t=max_t, bracket_order="aggressive_first")
-    runner = MockRunner(sched)
-    for _ in range(num_trials):
-        runner.add_trial(Trial("__fake"))
-    return sched, runner
-
-
 def test_aggressive_first_picks_the_most_aggressive_bracket():
-    sched, runner = aggressive_setup(default_statistics()["max_trials"])
+    sched, runner = scheduler_setup(default_statistics()["max_trials"], bracket_order="aggressive_first")
     band = sched._hyperbands[0]
     assert [(b._n, b._r) for b in band] == [(5, 81), (8, 27), (15, 9), (34, 3), (81, 1)]
     # the seed order starts with the least aggressive bracket (all 0% done: the first one)
@@ -360,7 +352,7 @@ def test_aggressive_first_picks_the_most_aggressive_bracket():
 def test_aggressive_first_keeps_milestones_and_halving():
     """Only the choice of the next trial differs: a bracket halves exactly as under the seed order."""
     seed, seed_runner = scheduler_setup(default_statistics()["max_trials"], bracket_order="seed")
-    aggressive, aggressive_runner = aggressive_setup(default_statistics()["max_trials"])
+    aggressive, aggressive_runner = scheduler_setup(default_statistics()["max_trials"], bracket_order="aggressive_first")
     decisions = {}
     for sched, runner in ((seed, seed_runner), (aggressive, aggressive_runner)):
         bracket = sched._hyperbands[0][2]  # (15, 9) -> (5, 27) -> (2, 81)
@@ -427,7 +419,7 @@ def test_aggressive_first_experiments_always_finish(workers, num_trials):
 
 
 def test_aggressive_first_save_and_restore_state():
-    sched, runner = aggressive_setup(143)
+    sched, runner = scheduler_setup(143, bracket_order="aggressive_first")
     bracket = sched._hyperbands[0][4]
     for i, t in enumerate(bracket.current_trials()[:40]):
         runner.launch(t)
