@@ -5,7 +5,7 @@ seed, is trained three times, one epoch per report, up to 30 epochs:
 
   (a) full random search: FIFO, every configuration trained to 30 epochs;
   (b) ASHA, the seed's stopping rule: `AsyncHyperBandScheduler(max_t=30, grace_period=1,
-      reduction_factor=3)` stops a trial at rungs 1, 3, 9 and 27 epochs when it is not in the top third;
+      reduction_factor=3, brackets=1)` stops a trial at rungs 1, 3, 9 and 27 epochs when it is not in the top third;
   (c) ASHA with `type="promotion"` (the ASHA paper's rule): trials pause at every rung and only the top
       third are resumed, from a checkpoint of the model taken every epoch.
 
@@ -111,7 +111,7 @@ def main():
 
     def asha(kind):
         return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=epochs, grace_period=args.grace_period,
-                                       reduction_factor=rf, type=kind, seed=0)
+                                       reduction_factor=rf, brackets=1, type=kind, seed=0)
 
     runs = []
     print(f"{n} configurations x up to {epochs} epochs, 2 CPUs")

@@ -185,7 +185,7 @@ def test_sigkilled_actor_recovers_from_its_checkpoint(on_ray, tmp_path):
 
 def test_promotion_asha_pauses_and_resumes_actors_from_checkpoints(on_ray):
     asha = AsyncHyperBandScheduler(metric="score", mode="max", max_t=9, grace_period=1, reduction_factor=3,
-                                   type="promotion")
+                                   brackets=1, type="promotion")
     analysis = tune.run(Counter, config={"rate": tune.grid_search(list(range(1, 10)))},
                         stop={"training_iteration": 9}, scheduler=asha, verbose=0)
     best = max(analysis.trials, key=lambda t: t.config["rate"])

@@ -40,7 +40,7 @@ def _run(scheduler, samples=8, max_t=9, **kwargs):
 
 
 def test_asha_stops_bad_trials_early():
-    analysis = _run(AsyncHyperBandScheduler(max_t=9, grace_period=1, reduction_factor=3), samples=12)
+    analysis = _run(AsyncHyperBandScheduler(max_t=9, grace_period=1, reduction_factor=3, brackets=1), samples=12)
     iterations = [t.last_result["training_iteration"] for t in analysis.trials]
     assert all(t.status == Trial.TERMINATED for t in analysis.trials)
     assert min(iterations) < 9 and max(iterations) == 9
@@ -48,7 +48,7 @@ def test_asha_stops_bad_trials_early():
 
 
 def test_asha_promotion_pauses_and_resumes_from_checkpoints():
-    analysis = _run(AsyncHyperBandScheduler(max_t=9, grace_period=1, reduction_factor=3, type="promotion"), samples=9)
+    analysis = _run(AsyncHyperBandScheduler(max_t=9, grace_period=1, reduction_factor=3, brackets=1, type="promotion"), samples=9)
     assert all(t.status == Trial.TERMINATED for t in analysis.trials)
     best = max(analysis.trials, key=lambda t: t.config["q"])
     assert best.last_result["training_iteration"] == 9

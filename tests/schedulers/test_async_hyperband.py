@@ -23,8 +23,14 @@ def basic_setup(scheduler, make_result=result):
     return t1, t2
 
 
-def test_alias():
-    assert ASHAScheduler is AsyncHyperBandScheduler
+def test_two_names_two_sets_of_defaults():
+    """AsyncHyperBandScheduler keeps the 2018 defaults, ASHAScheduler (a subclass) has today's."""
+    assert issubclass(ASHAScheduler, AsyncHyperBandScheduler) and ASHAScheduler is not AsyncHyperBandScheduler
+    seed, modern = AsyncHyperBandScheduler(), ASHAScheduler()
+    assert (seed._max_t, seed._rf, len(seed._brackets)) == (100, 3, 3)
+    assert [r.milestone for r in seed._brackets[0].rungs] == [10, 30, 90]
+    assert (modern._max_t, modern._rf, len(modern._brackets)) == (100, 4, 1)
+    assert [r.milestone for r in modern._brackets[0].rungs] == [1, 4, 16, 64]
 
 
 def test_on_complete():
@@ -81,7 +87,8 @@ def test_alternate_metrics():
 
 
 def test_mode_min_keeps_low_losses():
-    scheduler = AsyncHyperBandScheduler(metric="loss", mode="min", grace_period=1, max_t=10, reduction_factor=2)
+    scheduler = AsyncHyperBandScheduler(metric="loss", mode="min", grace_period=1, max_t=10, reduction_factor=2,
+                                        brackets=1)
     good, bad = Trial("a"), Trial("b")
     for t in (good, bad):
         scheduler.on_trial_add(None, t)
@@ -130,7 +137,8 @@ def test_bracket_choice_is_seeded():
 
 # -- promotion ---------------------------------------------------------------------------------------
 def promotion(**kwargs):
-    kwargs = dict(type="promotion", grace_period=1, max_t=9, reduction_factor=3, time_attr="training_iteration") | kwargs
+    kwargs = dict(type="promotion", grace_period=1, max_t=9, reduction_factor=3, brackets=1,
+                  time_attr="training_iteration") | kwargs
     return AsyncHyperBandScheduler(**kwargs)
 
 

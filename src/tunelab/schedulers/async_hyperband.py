@@ -16,6 +16,7 @@ Trials reaching `max_t` STOP (unless `stop_last_trials=False`).
 from __future__ import annotations
 
 import bisect
+import builtins
 import math
 import random
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
+from tunelab.validation import check_number
 
 _TYPES = ("stopping", "promotion")
 
@@ -89,48 +91,58 @@ class _Bracket:
 
 
 class AsyncHyperBandScheduler(FIFOScheduler):
-    """Asynchronous HyperBand / successive halving (ASHA).
+    """Asynchronous HyperBand / successive halving (ASHA), with the seed's (2018) defaults.
+
+    `AsyncHyperBandScheduler` keeps the 2018 defaults and positional order `(time_attr, reward_attr, max_t,
+    grace_period, reduction_factor, brackets)`: max_t=100, grace_period=10, reduction_factor=3, brackets=3.
+    `ASHAScheduler`, today's name, has today's defaults (grace_period=1, reduction_factor=4, brackets=1).
 
     Args:
         time_attr: the result key that measures progress (increasing), e.g. `training_iteration`.
         reward_attr: seed name of the metric; always maximised. Prefer `metric=` and `mode=`.
-        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
         max_t: the most `time_attr` any trial gets.
-        grace_period: the first rung: no trial is stopped or paused before this much `time_attr`.
+        grace_period: the first rung: no trial is stopped or paused before this much `time_attr`. None (the
+            default) means 10, or `max_t` when that is smaller (in 2018 such a scheduler had no rungs and
+            stopped nothing early either).
         reduction_factor: `rf`: rungs are `rf` times apart and keep the top `1/rf` of the trials.
         brackets: number of brackets (bracket `s` starts at `grace_period * rf^s`); new trials pick one at
             random, weighted by a softmax over the brackets' numbers of rungs.
+        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
         stop_last_trials: STOP trials at `max_t` (else they run on until a stop criterion).
         type: "stopping" (the seed's rule) or "promotion" (pause at rungs, resume the best).
         seed: seeds the bracket choice.
     """
 
+    #: the 2018 default of `grace_period` (used when it is None)
+    DEFAULT_GRACE_PERIOD: float = 10
+
     def __init__(
         self,
         time_attr: str = "training_iteration",
         reward_attr: str | None = None,
+        max_t: float = 100,
+        grace_period: float | None = None,
+        reduction_factor: float = 3,
+        brackets: int = 3,
+        *,
         metric: str | None = None,
         mode: str | None = None,
-        max_t: float = 100,
-        grace_period: float = 1,
-        reduction_factor: float = 4,
-        brackets: int = 1,
         stop_last_trials: bool = True,
         type: str = "stopping",
         seed: int | None = None,
     ):
+        owner = builtins.type(self).__name__
         if type not in _TYPES:
-            raise TuneError(f"AsyncHyperBandScheduler: type must be one of {_TYPES}, got {type!r}")
-        if not max_t > 0 or not grace_period > 0:
-            raise TuneError(f"AsyncHyperBandScheduler: max_t and grace_period must be > 0, got "
-                            f"max_t={max_t!r}, grace_period={grace_period!r}")
+            raise TuneError(f"{owner}: type must be one of {_TYPES}, got {type!r}")
+        check_number(owner, "max_t", max_t, low=0, low_open=True)
+        if grace_period is None:
+            grace_period = min(self.DEFAULT_GRACE_PERIOD, max_t)
+        check_number(owner, "grace_period", grace_period, low=0, low_open=True)
         if grace_period > max_t:
-            raise TuneError(f"AsyncHyperBandScheduler: grace_period={grace_period!r} must not exceed max_t={max_t!r}")
-        if not reduction_factor > 1:
-            raise TuneError(f"AsyncHyperBandScheduler: reduction_factor must be > 1, got {reduction_factor!r}")
-        if not isinstance(brackets, int) or brackets < 1:
-            raise TuneError(f"AsyncHyperBandScheduler: brackets must be an integer >= 1, got {brackets!r}")
-        self._objective = Objective("AsyncHyperBandScheduler", metric, mode, reward_attr)
+            raise TuneError(f"{owner}: grace_period={grace_period!r} must not exceed max_t={max_t!r}")
+        check_number(owner, "reduction_factor", reduction_factor, low=1, low_open=True)
+        check_number(owner, "brackets", brackets, low=1, integer=True)
+        self._objective = Objective(owner, metric, mode, reward_attr)
         self._time_attr = time_attr
         self._max_t = max_t
         self._rf = reduction_factor
@@ -329,4 +341,27 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         self._random.setstate(state["random"])
 
 
-ASHAScheduler = AsyncHyperBandScheduler
+class ASHAScheduler(AsyncHyperBandScheduler):
+    """`AsyncHyperBandScheduler` under today's name, with today's defaults and positional order:
+    `(time_attr, metric, mode, max_t=100, grace_period=1, reduction_factor=4, brackets=1, stop_last_trials)`.
+    """
+
+    DEFAULT_GRACE_PERIOD = 1
+
+    def __init__(
+        self,
+        time_attr: str = "training_iteration",
+        metric: str | None = None,
+        mode: str | None = None,
+        max_t: float = 100,
+        grace_period: float | None = None,
+        reduction_factor: float = 4,
+        brackets: int = 1,
+        stop_last_trials: bool = True,
+        *,
+        reward_attr: str | None = None,
+        type: str = "stopping",
+        seed: int | None = None,
+    ):
+        super().__init__(time_attr, reward_attr, max_t, grace_period, reduction_factor, brackets, metric=metric,
+                         mode=mode, stop_last_trials=stop_last_trials, type=type, seed=seed)

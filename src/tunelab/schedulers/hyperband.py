@@ -21,6 +21,7 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
+from tunelab.validation import check_number
 
 #: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
 _BUDGET_RATIO = 81
@@ -136,11 +137,13 @@ class _Bracket:
 class HyperBandScheduler(FIFOScheduler):
     """HyperBand over brackets of successive halving (the seed's synchronous version).
 
+    The positional order is the seed's `(time_attr, reward_attr, max_t)`; the other options are keywords.
+
     Args:
         time_attr: the result key that measures progress (increasing), e.g. `training_iteration`.
         reward_attr: seed name of the metric; always maximised. Prefer `metric=` and `mode=`.
-        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
         max_t: the most `time_attr` any trial gets; the last milestone of every bracket.
+        metric, mode: the metric to optimise and "min"/"max" (default `episode_reward_mean`, "max").
         reduction_factor: `eta`, how much each halving shrinks a bracket (and stretches the milestone).
         stop_last_trials: stop the survivors at `max_t` (else they run on until a stop criterion).
         bracket_order: which bracket the next trial to run comes from, band by band. "aggressive_first"
@@ -159,17 +162,16 @@ class HyperBandScheduler(FIFOScheduler):
         self,
         time_attr: str = "training_iteration",
         reward_attr: str | None = None,
+        max_t: float = 81,
+        *,
         metric: str | None = None,
         mode: str | None = None,
-        max_t: float = 81,
         reduction_factor: float = 3,
         stop_last_trials: bool = True,
         bracket_order: str = "aggressive_first",
     ):
-        if not max_t > 0:
-            raise TuneError(f"HyperBandScheduler: max_t must be > 0, got {max_t!r}")
-        if not reduction_factor > 1:
-            raise TuneError(f"HyperBandScheduler: reduction_factor must be > 1, got {reduction_factor!r}")
+        check_number("HyperBandScheduler", "max_t", max_t, low=0, low_open=True)
+        check_number("HyperBandScheduler", "reduction_factor", reduction_factor, low=1, low_open=True)
         if bracket_order not in BRACKET_ORDERS:
             raise TuneError(f"HyperBandScheduler: bracket_order must be one of "
                             f"{', '.join(map(repr, BRACKET_ORDERS))}, got {bracket_order!r}")

@@ -1,14 +1,17 @@
 """`MedianStoppingRule`: stop a trial whose best score so far is below the median of finished trials."""
 from __future__ import annotations
 
+import logging
 import statistics
 from array import array
 from bisect import bisect_right
 from typing import Any
 
-from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
+from tunelab.validation import check_number
+
+logger = logging.getLogger(__name__)
 
 
 class _History:
@@ -63,26 +66,30 @@ class MedianStoppingRule(FIFOScheduler):
     after running that long while too few trials have finished (time-sharing).
 
     Scores use `metric`/`mode` (or the seed's `reward_attr`, maximised); the default is
-    `episode_reward_mean`, maximised.
+    `episode_reward_mean`, maximised. The positional order is the seed's `(time_attr, reward_attr,
+    grace_period, min_samples_required, hard_stop, verbose)`; `verbose` (default True, as in 2018) logs
+    each early stop (logger `tunelab.schedulers.median_stopping`, INFO) with the trial's best score and the median.
     """
 
     def __init__(
         self,
         time_attr: str = "time_total_s",
         reward_attr: str | None = None,
-        metric: str | None = None,
-        mode: str | None = None,
         grace_period: float = 60.0,
         min_samples_required: int = 3,
-        min_time_slice: float = 0,
         hard_stop: bool = True,
+        verbose: bool = True,
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        min_time_slice: float = 0,
     ):
-        if grace_period < 0 or min_time_slice < 0:
-            raise TuneError(f"MedianStoppingRule: grace_period and min_time_slice must be >= 0, got "
-                            f"{grace_period!r} and {min_time_slice!r}")
-        if min_samples_required < 1:
-            raise TuneError(f"MedianStoppingRule: min_samples_required must be >= 1, got {min_samples_required!r}")
-        self._objective = Objective("MedianStoppingRule", metric, mode, reward_attr)
+        owner = "MedianStoppingRule"
+        check_number(owner, "grace_period", grace_period, low=0)
+        check_number(owner, "min_time_slice", min_time_slice, low=0)
+        check_number(owner, "min_samples_required", min_samples_required, low=1, integer=True)
+        self._objective = Objective(owner, metric, mode, reward_attr)
+        self._verbose = bool(verbose)
         self._time_attr = time_attr
         self._grace_period = grace_period
         self._min_samples_required = min_samples_required
@@ -110,6 +117,11 @@ class MedianStoppingRule(FIFOScheduler):
         if history.best < median:
             self._stopped.add(trial.trial_id)
             self._num_stopped += 1
+            if self._verbose:
+                sign = self._objective.sign  # scores are negated for mode="min": log the metric's values
+                logger.info("MedianStoppingRule: %s trial %s with best %s=%s and median=%s",
+                            "stopping" if self._hard_stop else "pausing", trial, self._objective.metric,
+                            sign * history.best, sign * median)
             if self._hard_stop:
                 del self._histories[trial.trial_id]  # never completes, never counts: drop it
                 return TrialScheduler.STOP

@@ -20,6 +20,7 @@ from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
+from tunelab.validation import check_number, check_numbers
 
 Mutations = Mapping[str, Any]
 
@@ -161,6 +162,9 @@ class _PBTTrialState:
 class PopulationBasedTraining(FIFOScheduler):
     """Population Based Training (Jaderberg et al. 2017), with the seed's decision rules.
 
+    The positional order is the seed's `(time_attr, reward_attr, perturbation_interval, hyperparam_mutations,
+    resample_probability, custom_explore_fn)`; the options added since are keywords.
+
     Args:
         time_attr: the result key that measures progress (increasing).
         reward_attr: seed name of the metric; always maximised. Prefer `metric=` and `mode=`.
@@ -184,20 +188,22 @@ class PopulationBasedTraining(FIFOScheduler):
         self,
         time_attr: str = "time_total_s",
         reward_attr: str | None = None,
+        perturbation_interval: float = 60.0,
+        hyperparam_mutations: Mutations | None = None,
+        resample_probability: float = 0.25,
+        custom_explore_fn: Callable[[dict], dict | None] | None = None,
+        *,
         metric: str | None = None,
         mode: str | None = None,
-        perturbation_interval: float = 60.0,
         burn_in_period: float = 0,
-        hyperparam_mutations: Mutations | None = None,
         quantile_fraction: float = 0.25,
-        resample_probability: float = 0.25,
         perturbation_factors: Sequence[float] = (1.2, 0.8),
-        custom_explore_fn: Callable[[dict], dict | None] | None = None,
         log_config: bool = True,
         require_attrs: bool = True,
         synch: bool = False,
         seed: int | None = None,
     ):
+        owner = "PopulationBasedTraining"
         hyperparam_mutations = hyperparam_mutations or {}
         if not hyperparam_mutations and custom_explore_fn is None:
             raise TuneError("PopulationBasedTraining needs hyperparam_mutations or custom_explore_fn (got neither): "
@@ -205,16 +211,14 @@ class PopulationBasedTraining(FIFOScheduler):
         if not isinstance(hyperparam_mutations, Mapping):
             raise TuneError(f"PopulationBasedTraining: hyperparam_mutations must be a dict, got {hyperparam_mutations!r}")
         _check_mutations(hyperparam_mutations)
-        if not perturbation_interval > 0:
-            raise TuneError(f"PopulationBasedTraining: perturbation_interval must be > 0, got {perturbation_interval!r}")
-        if burn_in_period < 0:
-            raise TuneError(f"PopulationBasedTraining: burn_in_period must be >= 0, got {burn_in_period!r}")
-        if not 0 < quantile_fraction <= 0.5:
-            raise TuneError(f"PopulationBasedTraining: quantile_fraction must be in (0, 0.5], got {quantile_fraction!r}")
-        if not 0 <= resample_probability <= 1:
-            raise TuneError(f"PopulationBasedTraining: resample_probability must be in [0, 1], got {resample_probability!r}")
-        if not perturbation_factors:
-            raise TuneError("PopulationBasedTraining: perturbation_factors must hold at least one factor")
+        if custom_explore_fn is not None and not callable(custom_explore_fn):
+            raise TuneError(f"PopulationBasedTraining: custom_explore_fn must be a function config -> config, "
+                            f"got {custom_explore_fn!r}")
+        check_number(owner, "perturbation_interval", perturbation_interval, low=0, low_open=True)
+        check_number(owner, "burn_in_period", burn_in_period, low=0)
+        check_number(owner, "quantile_fraction", quantile_fraction, low=0, high=0.5, low_open=True)
+        check_number(owner, "resample_probability", resample_probability, low=0, high=1)
+        check_numbers(owner, "perturbation_factors", perturbation_factors, low=0)
         self._objective = Objective("PopulationBasedTraining", metric, mode, reward_attr)
         self._time_attr = time_attr
         self._perturbation_interval = perturbation_interval
