@@ -7,7 +7,7 @@ from tunelab.api import init, run, run_experiments, shutdown
 from tunelab.callback import Callback
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment
-from tunelab.registry import register_trainable
+from tunelab.registry import register_env, register_trainable
 from tunelab.shared_objects import with_parameters
 from tunelab.stopper import Stopper
 from tunelab.suggest.domains import (
@@ -34,7 +34,7 @@ def __getattr__(name: str):  # lazy: keep `import tunelab` light
 
 
 __all__ = [
-    "init", "run", "run_experiments", "shutdown", "register_trainable", "Experiment", "Trainable", "TuneError",
+    "init", "run", "run_experiments", "shutdown", "register_trainable", "register_env", "Experiment", "Trainable", "TuneError",
     "Callback", "Stopper", "Checkpoint", "report", "get_checkpoint", "get_trial_dir", "with_parameters",
     "grid_search", "sample_from", "function", "uniform", "quniform", "loguniform", "qloguniform", "randn",
     "qrandn", "randint", "qrandint", "lograndint", "qlograndint", "choice", "ExperimentAnalysis", "TuneClient",

@@ -141,8 +141,11 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
                 max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
                 metric: str | None = None, mode: str | None = None, with_server: bool = False,
                 server_port: int = 4321) -> list[Trial]:
+    from tunelab.registry import get_trainable
     from tunelab.storage.experiment_state import ExperimentState
 
+    for experiment in experiments:  # names may be registered after the spec was built, but not after this
+        get_trainable(experiment.trainable_name)
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
     state = ExperimentState(experiments, search_alg, scheduler)

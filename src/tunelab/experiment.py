@@ -22,6 +22,11 @@ def default_local_dir() -> str:
     return os.environ.get("TUNELAB_RESULTS_DIR") or os.path.join("~", "tunelab_results")
 
 
+def resolve_local_dir(local_dir: str | None) -> str:
+    """`local_dir` as an absolute path (`~` expanded); None means the results folder, `default_local_dir()`."""
+    return os.path.abspath(os.path.expanduser(local_dir or default_local_dir()))
+
+
 class Experiment:
     """One experiment: a trainable, its config space, stop rule, resources and checkpoint settings."""
 
@@ -54,7 +59,7 @@ class Experiment:
         if isinstance(run, dict):
             raise TuneError(f"Experiment {name!r}: 'run' must be a trainable name, function or class, got {run!r}")
         self.name = name
-        self.trainable_name = trainable_name_for(run)
+        self.trainable_name = trainable_name_for(run, lazy=True)  # a name may be registered later
         given = [v for v in (resources_per_trial, trial_resources, resources) if v is not None]
         if len(given) > 1:
             raise TuneError(f"Experiment {name!r}: give only one of resources_per_trial / trial_resources / resources")
@@ -80,7 +85,7 @@ class Experiment:
         self.stop = stop if stop is not None else {}
         self.config = config
         self.num_samples = num_samples
-        self.local_dir = os.path.abspath(os.path.expanduser(local_dir or default_local_dir()))
+        self.local_dir = resolve_local_dir(local_dir)
         self.checkpoint_freq = checkpoint_freq
         self.checkpoint_at_end = bool(checkpoint_at_end)
         self.keep_checkpoints_num = keep_checkpoints_num

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from tunelab.error import TuneError
 
 _trainables: dict[str, Any] = {}
+_env_creators: dict[str, Callable[[Any], Any]] = {}
 _blobs: dict[str, tuple[int, bytes]] = {}
 _versions: dict[str, int] = {}
 
@@ -53,11 +54,17 @@ def has_trainable(name: str) -> bool:
     return name in _trainables
 
 
-def trainable_name_for(run: Any) -> str:
-    """Name a `run` value: a registered name is kept; a function or class is registered under its name."""
+def trainable_name_for(run: Any, lazy: bool = False) -> str:
+    """Name a `run` value: a registered name is kept; a function or class is registered under its name.
+
+    With `lazy`, a name need not be registered yet: as in 2018, it is looked up when trials are created
+    (`Experiment("exp", run="f")` may come before `register_trainable("f", ...)`).
+    """
     if isinstance(run, str):
-        if run not in _trainables:
-            raise TuneError(f"Unknown trainable {run!r}; registered trainables: {sorted(_trainables)}")
+        if not run:
+            raise TuneError("run must name a trainable, got an empty string")
+        if not lazy:
+            get_trainable(run)
         return run
     if isinstance(run, functools.partial):
         name = getattr(run.func, "__name__", "partial")
@@ -76,6 +83,29 @@ def trainable_name_for(run: Any) -> str:
     if _trainables.get(name) is not run:
         register_trainable(name, run)
     return name
+
+
+def register_env(name: str, env_creator: Callable[[Any], Any]) -> None:
+    """Register `env_creator(env_config) -> env` under `name` (the seed's `ray.tune.register_env`).
+
+    In 2018, RLlib agents built their environment from `config["env"]` through this registry. tunelab has
+    no RLlib: it stores the creator so that 2018 scripts run unchanged, and `get_env_creator(name)` returns
+    it. Registering the same name again overwrites it; a creator that is not callable raises TypeError.
+    The registry lives in the registering process: a trainable that builds its environment inside a trial
+    should call the creator itself (functions are shipped to trials by value, with what they reference).
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"register_env needs a non-empty string name, got {name!r}")
+    if not callable(env_creator):
+        raise TypeError(f"register_env({name!r}) needs a callable env_creator(env_config), got {env_creator!r}")
+    _env_creators[name] = env_creator
+
+
+def get_env_creator(name: str) -> Callable[[Any], Any]:
+    """The creator `register_env(name, ...)` stored; TuneError naming the registered ones if unknown."""
+    if name not in _env_creators:
+        raise TuneError(f"Unknown env {name!r}; registered envs: {sorted(_env_creators)}")
+    return _env_creators[name]
 
 
 def trainable_blob(name: str) -> tuple[str, bytes]:

@@ -6,11 +6,12 @@ import re
 import uuid
 from typing import Any
 
+from tunelab.experiment import resolve_local_dir
 from tunelab.resources import Resources
 from tunelab.stopper import Stopper, make_stopper
 from tunelab.trainable.checkpoint import Checkpoint
 
-__all__ = ["Trial", "Resources"]
+__all__ = ["Trial", "Resources", "Checkpoint"]
 
 MAX_LEN_IDENTIFIER = int(os.environ.get("TUNELAB_MAX_LEN_IDENTIFIER", "130"))
 _UNSAFE_PATH_CHARS = re.compile(r"[/\\()\[\]<>:\"|?*\s']")
@@ -50,7 +51,7 @@ class Trial:
         self.trainable_name = trainable_name
         self.config = config if config is not None else {}
         self.trial_id = trial_id or uuid.uuid4().hex[:8]
-        self.local_dir = local_dir
+        self.local_dir = resolve_local_dir(local_dir)  # a hand-built Trial writes under the results folder
         self.experiment_tag = experiment_tag
         self.resources = resources or Resources(cpu=1, gpu=0)
         self.stopping_criterion = stopping_criterion if stopping_criterion is not None else {}

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
 from tunelab.suggest.variant_generator import format_vars, resolved_variables
+from tunelab.validation import check_number
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -18,6 +19,8 @@ class BasicVariantGenerator(SearchAlgorithm):
     """Expands every experiment's grid × `num_samples`, sampling random domains from a seedable state.
 
     `points_to_evaluate` (a list of partial configs) are run first, each filled in from the spec.
+    The pre-seed form `BasicVariantGenerator({name: spec})` (Ray 0.5.0, experiments given to the
+    constructor) is accepted too: it adds those experiments at once.
     Trials are built one at a time on demand, so 100,000 variants cost no memory until they run.
     """
 
@@ -26,6 +29,16 @@ class BasicVariantGenerator(SearchAlgorithm):
 
     def __init__(self, points_to_evaluate: list[dict] | None = None, random_state: Any = None,
                  constant_grid_search: bool = False, max_concurrent: int = 0):
+        experiments = None
+        if _is_experiments(points_to_evaluate):
+            # the pre-seed call form (Ray 0.5.0): BasicVariantGenerator({name: spec}) took the experiments
+            experiments, points_to_evaluate = points_to_evaluate, None
+        if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
+                                               or not all(isinstance(p, dict) for p in points_to_evaluate)):
+            raise TuneError(f"BasicVariantGenerator: the first argument must be points_to_evaluate (a list of config "
+                            "dicts) or, in the pre-seed form, the experiments ({name: spec}, an Experiment or a list "
+                            f"of them); got {points_to_evaluate!r}")
+        check_number("BasicVariantGenerator", "max_concurrent", max_concurrent, low=0, integer=True)
         self._points = [dict(p) for p in (points_to_evaluate or [])]
         self._random = _make_random(random_state)
         self._initial_random_state = self._random.getstate()
@@ -39,6 +52,8 @@ class BasicVariantGenerator(SearchAlgorithm):
         self._finished = False
         self._trial_buffer: list = []
         self.total_samples = 0
+        if experiments is not None:
+            self.add_configurations(experiments)
 
     def add_configurations(self, experiments: Any) -> None:
         for experiment in convert_to_experiment_list(experiments):
@@ -120,6 +135,13 @@ class BasicVariantGenerator(SearchAlgorithm):
             except StopIteration:
                 self._generators.pop(0)
         self._live = set(state.get("live", []))
+
+
+def _is_experiments(value: Any) -> bool:
+    """True for what `add_configurations` takes: `{name: spec}`, an Experiment or a list of Experiments."""
+    if isinstance(value, (Experiment, Mapping)):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Experiment) for v in value)
 
 
 def _make_random(random_state: Any) -> random.Random:

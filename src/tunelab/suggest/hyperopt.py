@@ -16,6 +16,7 @@ from tunelab.suggest.space import (
     Path, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
     sampled_domains, substitute_domains, unflatten,
 )
+from tunelab.validation import check_number
 
 #: the seed's default objective, used when neither metric nor mode was ever given
 SEED_METRIC = "episode_reward_mean"
@@ -50,6 +51,8 @@ class HyperOptSearch(Searcher):
         space: a native hyperopt space (`{"x": hp.uniform("x", 0, 1)}`) or a dict of tunelab domains;
             None to take the domains from the experiment config.
         metric, mode: what to optimise; `reward_attr` (seed name) means `metric=reward_attr, mode="max"`.
+            The seed's positional order `HyperOptSearch(space, max_concurrent, reward_attr)` works too: an
+            integer second argument is taken as `max_concurrent` (and a third as `reward_attr`).
         max_concurrent: at most this many live trials (None or 0: no limit).
         points_to_evaluate: configs to try first (choices given by value; for native spaces also by index).
         random_state_seed: makes the suggestions reproducible.
@@ -70,6 +73,13 @@ class HyperOptSearch(Searcher):
         hyperopt = _import_hyperopt()
         import numpy as np
 
+        if isinstance(metric, int) and not isinstance(metric, bool):
+            # the seed's positional order, HyperOptSearch(space, max_concurrent, reward_attr): a metric name
+            # is never an integer, so an integer second argument is the seed's max_concurrent
+            if max_concurrent != 10 or reward_attr is not None:
+                raise TuneError(f"HyperOptSearch: got max_concurrent twice ({metric!r} as the second argument, "
+                                "the seed's positional order, and as a keyword)")
+            metric, max_concurrent, mode, reward_attr = None, metric, None, mode
         if reward_attr is not None:
             if metric is not None or mode not in (None, "max"):
                 raise TuneError(f"HyperOptSearch: give metric=/mode= or the seed's reward_attr= (always maximised), "
@@ -77,14 +87,13 @@ class HyperOptSearch(Searcher):
             metric, mode = reward_attr, "max"
         super().__init__(metric, mode)
         self._check_single_metric()
-        if max_concurrent is not None and (isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int)
-                                           or max_concurrent < 0):
-            raise TuneError(f"HyperOptSearch: max_concurrent must be None or an integer >= 0, got {max_concurrent!r}")
+        check_number("HyperOptSearch", "max_concurrent", max_concurrent, low=0, integer=True, allow_none=True)
+        check_number("HyperOptSearch", "n_initial_points", n_initial_points, low=0, integer=True)
+        check_number("HyperOptSearch", "gamma", gamma, low=0, high=1, low_open=True)
+        check_number("HyperOptSearch", "random_state_seed", random_state_seed, integer=True, allow_none=True)
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"HyperOptSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
-        if not 0 < gamma <= 1:
-            raise TuneError(f"HyperOptSearch: gamma must be in (0, 1], got {gamma!r}")
         self._max_concurrent = max_concurrent or None
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._rng = np.random.default_rng(random_state_seed)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunelab.error import TuneError
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.wrapper import WrapperSearcher
+from tunelab.validation import check_number
 
 
 class ConcurrencyLimiter(WrapperSearcher):
@@ -18,8 +18,7 @@ class ConcurrencyLimiter(WrapperSearcher):
 
     def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False):
         super().__init__(searcher)
-        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise TuneError(f"ConcurrencyLimiter: max_concurrent must be an integer >= 1, got {max_concurrent!r}")
+        check_number("ConcurrencyLimiter", "max_concurrent", max_concurrent, low=1, integer=True)
         self.max_concurrent = max_concurrent
         self.batch = batch
         self.live_trials: set[str] = set()

@@ -15,6 +15,7 @@ from tunelab.suggest.space import (
     Path, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
     sampled_domains, substitute_domains, unflatten,
 )
+from tunelab.validation import check_number
 
 
 def _import_optuna() -> Any:
@@ -50,9 +51,8 @@ class OptunaSearch(Searcher):
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"OptunaSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
-        if max_concurrent is not None and (isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int)
-                                           or max_concurrent < 0):
-            raise TuneError(f"OptunaSearch: max_concurrent must be None or an integer >= 0, got {max_concurrent!r}")
+        check_number("OptunaSearch", "max_concurrent", max_concurrent, low=0, integer=True, allow_none=True)
+        check_number("OptunaSearch", "seed", seed, integer=True, allow_none=True)
         self._sampler = sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed)
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._max_concurrent = max_concurrent or None

@@ -1,9 +1,9 @@
 """`Repeater`: run every suggested config several times and tell the searcher the average."""
 from __future__ import annotations
 
-from tunelab.error import TuneError
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.wrapper import WrapperSearcher
+from tunelab.validation import check_number
 
 TRIAL_INDEX = "__trial_index__"
 
@@ -35,8 +35,7 @@ class Repeater(WrapperSearcher):
 
     def __init__(self, searcher: Searcher, repeat: int = 1, set_index: bool = True):
         super().__init__(searcher)
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise TuneError(f"Repeater: repeat must be an integer >= 1, got {repeat!r}")
+        check_number("Repeater", "repeat", repeat, low=1, integer=True)
         self.repeat = repeat
         self._set_index = set_index
         self._current: _TrialGroup | None = None

@@ -75,13 +75,12 @@ def drain_trials(search_alg: SearchAlgorithm) -> "list[Trial]":
 def create_trial(experiment: "Experiment", config: dict, experiment_tag: str, trial_id: str | None = None,
                  evaluated_params: dict | None = None, stop: Any = None) -> "Trial":
     """Build a Trial for `experiment` with a resolved `config` (one place for every search algorithm)."""
+    from tunelab.registry import get_trainable
     from tunelab.trial import Trial
 
+    trainable = get_trainable(experiment.trainable_name)  # the name is resolved now (TuneError if unknown)
     resources = experiment.resources
     if resources is None:
-        from tunelab.registry import get_trainable
-
-        trainable = get_trainable(experiment.trainable_name)
         request = getattr(trainable, "default_resource_request", None)
         resources = request(config) if request is not None else None
     return Trial(

@@ -21,6 +21,7 @@ from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
 from tunelab.suggest.space import deep_merge, label_of, leaf_paths, sampled_domains
 from tunelab.suggest.variant_generator import format_vars, has_unresolved_values, resolved_variables
+from tunelab.validation import check_number
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -306,9 +307,7 @@ class SuggestionAlgorithm(SearchGenerator):
 
     def __init__(self, max_concurrent: int | None = None, metric: str | None = None, mode: str | None = None):
         super().__init__(_OwnSuggestions(self, metric, mode))
-        if max_concurrent is not None and (isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int)
-                                           or max_concurrent < 1):
-            raise TuneError(f"max_concurrent must be None or an integer >= 1, got {max_concurrent!r}")
+        check_number(type(self).__name__, "max_concurrent", max_concurrent, low=1, integer=True, allow_none=True)
         self._suggestion_limit = max_concurrent
 
     def _suggest(self, trial_id: str) -> dict | None:

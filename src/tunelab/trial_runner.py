@@ -1,0 +1,109 @@
+"""Seed path `ray.tune.trial_runner`: `TrialRunner`, tunelab's controller under its 2018 name.
+
+2018 tests and tools drove the runner by hand: `runner = TrialRunner(BasicVariantGenerator())`,
+`runner.add_trial(Trial(...))`, then `runner.step()` until `runner.is_finished()`, reading
+`runner.get_trials()`. `TrialRunner` is the same `Controller` that `run_experiments` drives, with the
+seed's constructor and a `step()` that does exactly one thing, as the seed's did.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from tunelab.controller import Controller
+from tunelab.error import TuneError
+from tunelab.execution.executor import Event
+from tunelab.progress import MAX_DEBUG_TRIALS, status_text
+from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
+from tunelab.trial import Trial
+
+__all__ = ["TrialRunner"]
+
+
+class TrialRunner(Controller):
+    """`TrialRunner(search_alg=None, scheduler=None, launch_web_server=False, server_port=4321, verbose=True,
+    queue_trials=False, trial_executor=None)`, as in 2018.
+
+    Trials run on the process-wide executor (`tunelab.init(num_cpus=..., num_gpus=...)` sizes it, as
+    `ray.init` did) and their results are written by the default loggers. `step()` does one action:
+
+    1. take new trials from the search algorithm;
+    2. start the trial the scheduler chooses, if its resources are free; otherwise
+    3. wait for the next result (or failure) of a running trial and process it; otherwise
+    4. raise TuneError when waiting trials can never start (or wait for a throttled search algorithm).
+
+    `step()` after every trial finished raises TuneError. Keywords: `launch_web_server` serves the REST API
+    of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is done
+    by the next `step()`, so the client must call from another thread). `verbose` and `queue_trials` are
+    accepted and do nothing: the runner never prints (`run_experiments(verbose=)` prints the status), and
+    trials always queue until resources are free (a request larger than the machine fails when added).
+    `trial_executor` is not supported (TuneError): `tunelab.init` chooses the executor.
+    """
+
+    def __init__(
+        self,
+        search_alg: Any = None,
+        scheduler: TrialScheduler | None = None,
+        launch_web_server: bool = False,
+        server_port: int = 4321,
+        verbose: bool = True,
+        queue_trials: bool = False,
+        trial_executor: Any = None,
+    ):
+        from tunelab.api import _check_unsupported, _default_callbacks, get_executor
+        from tunelab.suggest.searcher import to_search_algorithm
+
+        _check_unsupported(trial_executor)
+        if scheduler is not None and not isinstance(scheduler, TrialScheduler):
+            raise TuneError(f"TrialRunner: scheduler must be a tunelab TrialScheduler, got {scheduler!r}")
+        super().__init__(to_search_algorithm(search_alg), scheduler or FIFOScheduler(), get_executor(),
+                         _default_callbacks(None))
+        self.verbose = verbose
+        self.queue_trials = queue_trials
+        self._events: deque[Event] = deque()
+        self._ended = False
+        self.callbacks.setup()
+        self.server = None
+        if launch_web_server:
+            from tunelab.server import TuneServer
+
+            self.server = TuneServer(self, port=server_port)
+
+    def step(self) -> None:
+        """Do one thing: start a trial, or process one result, or explain why nothing can happen."""
+        if self.is_finished():
+            raise TuneError("Called step when all trials finished?")
+        self._iteration += 1
+        if self.commands:
+            self._run_commands()
+        self._fill_trials()
+        trial = self.scheduler.choose_trial_to_run(self)
+        if (trial is not None and trial.status in (Trial.PENDING, Trial.PAUSED)
+                and self.has_resources(trial.resources)):
+            self._start(trial)
+        elif self._running:
+            self._process_event(self._next_event())
+        elif not self.is_finished():
+            self._handle_idle()
+        if self.is_finished():
+            self._end_experiment()
+
+    def debug_string(self, max_debug: int = MAX_DEBUG_TRIALS) -> str:
+        """The seed's `== Status ==` text: scheduler, resources, result folders and trials by state."""
+        trials = self.get_trials()
+        dirs = sorted({t.local_dir for t in trials if t.local_dir})
+        return status_text(trials, self.scheduler.debug_string(), self.executor.resource_summary(), dirs, max_debug)
+
+    def _next_event(self) -> Event:
+        """The next event of a running trial, waiting for it (one event per step, as the seed's runner)."""
+        while not self._events:
+            self._events.extend(self.executor.get_events(1.0))
+        return self._events.popleft()
+
+    def _end_experiment(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self.server is not None:
+            self.server.shutdown()
+        self.callbacks.on_experiment_end(self._trials)
