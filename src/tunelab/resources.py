@@ -72,5 +72,6 @@ def resources_from_dict(spec: Mapping[str, Any] | Resources | None) -> Resources
 
 
 def _check_amount(key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise TuneError(f"Resource {key} must be a number >= 0, got {value!r}")
+    from tunelab.validation import check_number
+
+    check_number("resources_per_trial", key, value, low=0)

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 from tunelab.error import RecursiveDependencyError, TuneError
 from tunelab.suggest.domains import Domain, Function
+from tunelab.suggest.domains import function, grid_search  # noqa: F401 - the seed's names in this module
 
 _MAX_RESOLUTION_PASSES = 20
 _TAG_SKIPPED_ROOTS = ("run", "env", "resources_per_trial", "trial_resources", "resources")
