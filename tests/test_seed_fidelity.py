@@ -247,11 +247,9 @@ def test_trial_runner_steps_one_action_at_a_time_with_resource_gating(fresh_exec
     from tunelab.trial_runner import TrialRunner
 
     tune.init(num_cpus=4, num_gpus=1)
-    name = _name("__fake")
-    register_trainable(name, _count_to)
     runner = TrialRunner(BasicVariantGenerator())
     kwargs = {"stopping_criterion": {"training_iteration": 1}, "resources": Resources(cpu=1, gpu=1)}
-    trials = [Trial(name, **kwargs), Trial(name, **kwargs)]
+    trials = [Trial("__fake", **kwargs), Trial("__fake", **kwargs)]  # the seed's built-in mock trainable
     for trial in trials:
         runner.add_trial(trial)
     expected = [(Trial.RUNNING, Trial.PENDING), (Trial.TERMINATED, Trial.PENDING),
@@ -266,6 +264,25 @@ def test_trial_runner_steps_one_action_at_a_time_with_resource_gating(fresh_exec
     for trial in trials:  # hand-built trials write under the results folder, with their results
         assert trial.logdir.startswith(results_dir)
         assert os.path.isfile(os.path.join(trial.logdir, "result.json"))
+        assert trial.last_result["episode_reward_mean"] == 10 and trial.last_result["timesteps_total"] == 10
+
+
+@pytest.mark.parametrize("max_failures, status", [(0, Trial.ERROR), (1, Trial.TERMINATED)])
+def test_trial_runner_failure_recovery_with_the_fake_trainable(max_failures, status):
+    """The seed's testFailureRecoveryDisabled/Enabled: `mock_error` fails the second iteration once."""
+    from tunelab.trial_runner import TrialRunner
+
+    runner = TrialRunner(BasicVariantGenerator())
+    trial = Trial("__fake", config={"mock_error": True}, checkpoint_freq=1, max_failures=max_failures,
+                  stopping_criterion={"training_iteration": 3})
+    runner.add_trial(trial)
+    while not runner.is_finished():
+        runner.step()
+    assert (trial.status, trial.num_failures) == (status, 1)
+    assert "mock error" in open(trial.error_file).read()
+    if status == Trial.TERMINATED:  # restored from the checkpoint of iteration 1, not from scratch
+        assert trial.last_result["training_iteration"] == 3
+        assert trial.last_result["iterations_since_restore"] == 2
 
 
 def test_trial_runner_stop_trial_and_search_alg_notifications():

@@ -9,6 +9,9 @@ from tunelab.error import TuneError
 
 _trainables: dict[str, Any] = {}
 _env_creators: dict[str, Callable[[Any], Any]] = {}
+
+#: trainables the seed registered when it was imported, registered here on first use: name -> module:class
+_BUILTINS = {"__fake": "tunelab.trainable.mock:MockTrainable"}
 _blobs: dict[str, tuple[int, bytes]] = {}
 _versions: dict[str, int] = {}
 
@@ -44,13 +47,25 @@ def register_trainable(name: str, trainable: Callable | type) -> None:
     _blobs.pop(name, None)
 
 
+def _register_builtin(name: str) -> None:
+    """Register a built-in trainable (`"__fake"`) the first time its name is looked up."""
+    target = _BUILTINS.get(name)
+    if target is not None and name not in _trainables:
+        import importlib
+
+        module, attr = target.split(":")
+        register_trainable(name, getattr(importlib.import_module(module), attr))
+
+
 def get_trainable(name: str) -> Any:
+    _register_builtin(name)
     if name not in _trainables:
         raise TuneError(f"Unknown trainable {name!r}; registered trainables: {sorted(_trainables)}")
     return _trainables[name]
 
 
 def has_trainable(name: str) -> bool:
+    _register_builtin(name)
     return name in _trainables
 
 

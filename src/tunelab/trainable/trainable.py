@@ -80,7 +80,9 @@ class Trainable:
                  trial_id: str | None = None):
         self.config = config if config is not None else {}
         if logdir is None:
-            base = os.path.expanduser(os.environ.get("TUNELAB_RESULTS_DIR") or "~/tunelab_results")
+            from tunelab.experiment import resolve_local_dir
+
+            base = resolve_local_dir(None)
             os.makedirs(base, exist_ok=True)
             logdir = tempfile.mkdtemp(prefix=f"{type(self).__name__}_{time.strftime('%Y-%m-%d_%H-%M-%S')}_", dir=base)
         self.logdir = logdir
