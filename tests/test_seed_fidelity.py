@@ -444,6 +444,18 @@ def test_bad_numeric_options_are_tune_errors_naming_them(factory, kwargs, option
         factory(**kwargs)
 
 
+@pytest.mark.parametrize("factory, kwargs, shown", [
+    (AsyncHyperBandScheduler, dict(time_attr=5), "time_attr must be the name of a result key.*got 5"),
+    (MedianStoppingRule, dict(reward_attr=3), "reward_attr must be the name of a result key.*got 3"),
+    (PopulationBasedTraining, dict(metric="", hyperparam_mutations={"lr": [1]}), "metric must be .*got ''"),
+    (HyperOptSearch, dict(metric=5.5), "metric must be the name of a result key.*got 5.5"),
+    (HyperOptSearch, dict(space=[1, 2]), "space must be a dict.*got \\[1, 2\\]"),
+])
+def test_bad_keys_and_spaces_are_tune_errors(factory, kwargs, shown):
+    with pytest.raises(TuneError, match=shown):
+        factory(**kwargs)
+
+
 @pytest.mark.parametrize("experiments, shown", [
     (5, "got 5"),
     (["exp"], "got \\['exp'\\]"),

@@ -54,6 +54,14 @@ def check_number(
     raise TuneError(f"{owner}: {name} must be {allowed}, got {value!r}")
 
 
+def check_key(owner: str, name: str, value: Any, allow_none: bool = False) -> Any:
+    """Return `value` if it is a non-empty string (a result key such as a metric or `time_attr`), else raise."""
+    if (value is None and allow_none) or (isinstance(value, str) and value):
+        return value
+    raise TuneError(f"{owner}: {name} must be the name of a result key (a non-empty string"
+                    f"{', or None' if allow_none else ''}), got {value!r}")
+
+
 def check_numbers(owner: str, name: str, values: Any, **bounds: Any) -> tuple:
     """`check_number` for each item of a non-empty list or tuple (e.g. PBT's perturbation factors)."""
     if not isinstance(values, (list, tuple)) or not values:

@@ -24,7 +24,7 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
-from tunelab.validation import check_number
+from tunelab.validation import check_key, check_number
 
 _TYPES = ("stopping", "promotion")
 
@@ -134,6 +134,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         owner = builtins.type(self).__name__
         if type not in _TYPES:
             raise TuneError(f"{owner}: type must be one of {_TYPES}, got {type!r}")
+        check_key(owner, "time_attr", time_attr)
         check_number(owner, "max_t", max_t, low=0, low_open=True)
         if grace_period is None:
             grace_period = min(self.DEFAULT_GRACE_PERIOD, max_t)

@@ -21,7 +21,7 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
-from tunelab.validation import check_number
+from tunelab.validation import check_key, check_number
 
 #: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
 _BUDGET_RATIO = 81
@@ -170,6 +170,7 @@ class HyperBandScheduler(FIFOScheduler):
         stop_last_trials: bool = True,
         bracket_order: str = "aggressive_first",
     ):
+        check_key("HyperBandScheduler", "time_attr", time_attr)
         check_number("HyperBandScheduler", "max_t", max_t, low=0, low_open=True)
         check_number("HyperBandScheduler", "reduction_factor", reduction_factor, low=1, low_open=True)
         if bracket_order not in BRACKET_ORDERS:

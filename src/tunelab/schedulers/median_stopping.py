@@ -9,7 +9,7 @@ from typing import Any
 
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
-from tunelab.validation import check_number
+from tunelab.validation import check_key, check_number
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class MedianStoppingRule(FIFOScheduler):
         min_time_slice: float = 0,
     ):
         owner = "MedianStoppingRule"
+        check_key(owner, "time_attr", time_attr)
         check_number(owner, "grace_period", grace_period, low=0)
         check_number(owner, "min_time_slice", min_time_slice, low=0)
         check_number(owner, "min_samples_required", min_samples_required, low=1, integer=True)

@@ -20,7 +20,7 @@ from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
-from tunelab.validation import check_number, check_numbers
+from tunelab.validation import check_key, check_number, check_numbers
 
 Mutations = Mapping[str, Any]
 
@@ -214,6 +214,7 @@ class PopulationBasedTraining(FIFOScheduler):
         if custom_explore_fn is not None and not callable(custom_explore_fn):
             raise TuneError(f"PopulationBasedTraining: custom_explore_fn must be a function config -> config, "
                             f"got {custom_explore_fn!r}")
+        check_key(owner, "time_attr", time_attr)
         check_number(owner, "perturbation_interval", perturbation_interval, low=0, low_open=True)
         check_number(owner, "burn_in_period", burn_in_period, low=0)
         check_number(owner, "quantile_fraction", quantile_fraction, low=0, high=0.5, low_open=True)

@@ -101,7 +101,11 @@ class Objective:
 
     def __init__(self, owner: str, metric: str | None = None, mode: str | None = None,
                  reward_attr: str | None = None):
+        from tunelab.validation import check_key
+
         self._owner = owner
+        check_key(owner, "metric", metric, allow_none=True)
+        check_key(owner, "reward_attr", reward_attr, allow_none=True)
         mode = TrialScheduler._resolve_mode(mode)
         if reward_attr is not None:
             if metric is not None and metric != reward_attr:

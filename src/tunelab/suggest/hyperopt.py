@@ -16,7 +16,7 @@ from tunelab.suggest.space import (
     Path, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
     sampled_domains, substitute_domains, unflatten,
 )
-from tunelab.validation import check_number
+from tunelab.validation import check_key, check_number
 
 #: the seed's default objective, used when neither metric nor mode was ever given
 SEED_METRIC = "episode_reward_mean"
@@ -80,6 +80,10 @@ class HyperOptSearch(Searcher):
                 raise TuneError(f"HyperOptSearch: got max_concurrent twice ({metric!r} as the second argument, "
                                 "the seed's positional order, and as a keyword)")
             metric, max_concurrent, mode, reward_attr = None, metric, None, mode
+        check_key("HyperOptSearch", "reward_attr", reward_attr, allow_none=True)
+        if space is not None and not isinstance(space, (dict, hyperopt.pyll.Apply)):
+            raise TuneError(f"HyperOptSearch: space must be a dict (of tunelab domains or hyperopt expressions) or "
+                            f"a hyperopt expression, got {space!r}")
         if reward_attr is not None:
             if metric is not None or mode not in (None, "max"):
                 raise TuneError(f"HyperOptSearch: give metric=/mode= or the seed's reward_attr= (always maximised), "
@@ -105,7 +109,7 @@ class HyperOptSearch(Searcher):
         self._trials: Any = None  # hyperopt.Trials
         self._next_point = 0
         self._live: dict[str, dict] = {}  # trial id -> its hyperopt trial document
-        if space:
+        if space is not None and not (isinstance(space, dict) and not space):  # an Apply has no truth value
             self._set_space(space)
 
     # -- space -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
 from tunelab.suggest.space import deep_merge, label_of, leaf_paths, sampled_domains
 from tunelab.suggest.variant_generator import format_vars, has_unresolved_values, resolved_variables
-from tunelab.validation import check_number
+from tunelab.validation import check_key, check_number
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -150,6 +150,9 @@ class Searcher:
 
 def _check_metric_mode(owner: str, metric: Any, mode: Any) -> tuple[Any, Any]:
     """Validate a metric/mode pair: one name and "min"/"max", or lists of equal length."""
+    metrics = metric if isinstance(metric, (list, tuple)) else [metric]
+    for one in metrics:
+        check_key(owner, "metric", one, allow_none=not isinstance(metric, (list, tuple)))
     modes = mode if isinstance(mode, (list, tuple)) else [mode]
     for one in modes:
         if one not in (None,) + MODES:
