@@ -15,7 +15,11 @@ import pytest
 import tunelab as tune
 from tunelab import Experiment, TuneError, register_trainable, run_experiments
 from tunelab.schedulers import (
-    ASHAScheduler, AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule, PopulationBasedTraining,
+    ASHAScheduler,
+    AsyncHyperBandScheduler,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    PopulationBasedTraining,
     TrialScheduler,
 )
 from tunelab.suggest import BasicVariantGenerator, ConcurrencyLimiter, HyperOptSearch, OptunaSearch, Repeater
@@ -215,8 +219,15 @@ def test_2018_module_paths_import(module, names):
 
 
 def test_result_constants_are_the_keys_tunelab_reports():
-    from tunelab.result import (DONE, EPISODE_REWARD_MEAN, MEAN_ACCURACY, MEAN_LOSS, TIME_TOTAL_S, TIMESTEPS_TOTAL,
-                                TRAINING_ITERATION)
+    from tunelab.result import (
+        DONE,
+        EPISODE_REWARD_MEAN,
+        MEAN_ACCURACY,
+        MEAN_LOSS,
+        TIME_TOTAL_S,
+        TIMESTEPS_TOTAL,
+        TRAINING_ITERATION,
+    )
 
     def train(config, reporter):
         reporter(**{TIMESTEPS_TOTAL: 5, MEAN_ACCURACY: 0.5, MEAN_LOSS: 0.25, EPISODE_REWARD_MEAN: 1})
@@ -279,7 +290,8 @@ def test_trial_runner_failure_recovery_with_the_fake_trainable(max_failures, sta
     while not runner.is_finished():
         runner.step()
     assert (trial.status, trial.num_failures) == (status, 1)
-    assert "mock error" in open(trial.error_file).read()
+    with open(trial.error_file) as f:
+        assert "mock error" in f.read()
     if status == Trial.TERMINATED:  # restored from the checkpoint of iteration 1, not from scratch
         assert trial.last_result["training_iteration"] == 3
         assert trial.last_result["iterations_since_restore"] == 2
@@ -346,7 +358,7 @@ def test_unmodified_2018_hyperopt_script_gives_every_trial_ten_iterations():
     name = _name("exp")
 
     def easy_objective(config, reporter):
-        assert type(config["activation"]) == str, "Config is incorrect: {}".format(type(config["activation"]))
+        assert type(config["activation"]) is str, "Config is incorrect: {}".format(type(config["activation"]))
         for i in range(config["iterations"]):
             reporter(timesteps_total=i, mean_loss=(config["height"] - 14) ** 2 - abs(config["width"] - 3))
 

@@ -34,7 +34,8 @@ def __getattr__(name: str):  # lazy: keep `import tunelab` light
 
 
 __all__ = [
-    "init", "run", "run_experiments", "shutdown", "register_trainable", "register_env", "Experiment", "Trainable", "TuneError",
+    "init", "run", "run_experiments", "shutdown", "register_trainable", "register_env",
+    "Experiment", "Trainable", "TuneError",
     "Callback", "Stopper", "Checkpoint", "report", "get_checkpoint", "get_trial_dir", "with_parameters",
     "grid_search", "sample_from", "function", "uniform", "quniform", "loguniform", "qloguniform", "randn",
     "qrandn", "randint", "qrandint", "lograndint", "qlograndint", "choice", "ExperimentAnalysis", "TuneClient",

@@ -73,12 +73,14 @@ class Experiment:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise TuneError(f"Experiment {name!r}: {key} must be an integer >= 0, got {value!r}")
         if keep_checkpoints_num is not None and (isinstance(keep_checkpoints_num, bool)
-                                                 or not isinstance(keep_checkpoints_num, int) or keep_checkpoints_num < 1):
-            raise TuneError(f"Experiment {name!r}: keep_checkpoints_num must be None or an integer >= 1, got {keep_checkpoints_num!r}")
-        for key, value in (("local_dir", local_dir), ("restore", restore), ("upload_dir", upload_dir),
-                           ("checkpoint_score_attr", checkpoint_score_attr)):
-            if value is not None and not isinstance(value, str):
-                raise TuneError(f"Experiment {name!r}: {key} must be a string (or None), got {value!r}")
+                                                 or not isinstance(keep_checkpoints_num, int)
+                                                 or keep_checkpoints_num < 1):
+            raise TuneError(f"Experiment {name!r}: keep_checkpoints_num must be None or an integer >= 1, "
+                            f"got {keep_checkpoints_num!r}")
+        for option, text in (("local_dir", local_dir), ("restore", restore), ("upload_dir", upload_dir),
+                             ("checkpoint_score_attr", checkpoint_score_attr)):
+            if text is not None and not isinstance(text, str):
+                raise TuneError(f"Experiment {name!r}: {option} must be a string (or None), got {text!r}")
         if not isinstance(checkpoint_at_end, bool):
             raise TuneError(f"Experiment {name!r}: checkpoint_at_end must be True or False, got {checkpoint_at_end!r}")
         if config is not None and not isinstance(config, dict):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list

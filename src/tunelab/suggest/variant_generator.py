@@ -8,8 +8,7 @@ import types
 from typing import Any, Iterator
 
 from tunelab.error import RecursiveDependencyError, TuneError
-from tunelab.suggest.domains import Domain, Function
-from tunelab.suggest.domains import function, grid_search  # noqa: F401 - the seed's names in this module
+from tunelab.suggest.domains import Domain, Function, function, grid_search  # noqa: F401 - seed names here
 
 _MAX_RESOLUTION_PASSES = 20
 _TAG_SKIPPED_ROOTS = ("run", "env", "resources_per_trial", "trial_resources", "resources")

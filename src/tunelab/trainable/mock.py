@@ -21,7 +21,7 @@ class MockTrainable(Trainable):
     a checkpoint holds.
     """
 
-    def _setup(self, config: dict) -> None:
+    def _setup(self, config: dict | None = None) -> None:
         self.info: Any = None
         self.restored = False
 
