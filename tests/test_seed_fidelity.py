@@ -343,6 +343,17 @@ def test_trial_runner_stop_trial(fresh_executor):
     assert never.logdir is None and never.last_result == {}  # it never ran
 
 
+def test_trial_runner_throws_on_overstep():
+    """The seed's testThrowOnOverstep: an empty runner finishes in one step; the next one raises."""
+    from tunelab.trial_runner import TrialRunner
+
+    runner = TrialRunner(BasicVariantGenerator())
+    runner.step()
+    assert runner.is_finished()
+    with pytest.raises(TuneError, match="all trials finished"):
+        runner.step()
+
+
 def test_trial_runner_rejects_a_trial_executor():
     from tunelab.trial_runner import TrialRunner
 
