@@ -4,6 +4,7 @@ resource gating, and the env-var switch that moves an unchanged script onto the 
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,6 +79,7 @@ def cluster():
     if ray.is_initialized():
         ray.shutdown()
     _stop_cluster(temp_dir)
+    shutil.rmtree(temp_dir, ignore_errors=True)
     for key, value in _SAVED_ENV.items():
         if value is None:
             os.environ.pop(key, None)
