@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.trainable.checkpoint import checkpoint_dir_name
 from tunelab.trainable.progress_state import ProgressState, check_result
 
 METADATA_FILE = ".tune_metadata"
@@ -117,7 +118,7 @@ class Trainable:
     def save(self, checkpoint_dir: str | None = None) -> str:
         """Save to `<checkpoint_dir or logdir>/checkpoint_<iteration>/` atomically and return that folder."""
         base = checkpoint_dir or self.logdir
-        final_dir = os.path.join(base, f"checkpoint_{self._progress.iteration:06d}")
+        final_dir = os.path.join(base, checkpoint_dir_name(self._progress.iteration))
 
         def write(tmp_dir: str) -> None:
             saved = self._save_dispatch(tmp_dir)
