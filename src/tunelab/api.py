@@ -100,7 +100,10 @@ def _default_callbacks(callbacks: list[Callback] | None) -> list[Callback]:
     for cb in user:
         if not isinstance(cb, Callback):
             raise TuneError(f"callbacks must be tunelab.Callback instances, got {cb!r}")
-    return default_loggers() + user
+    # a logger the user passes (e.g. with other settings) replaces the default one of its kind: no file
+    # is written twice
+    defaults = [d for d in default_loggers() if not any(isinstance(cb, type(d)) for cb in user)]
+    return defaults + user
 
 
 def _progress(verbose: int, metric: str | None, mode: str | None, total: int | None) -> tuple[Any, Any]:
@@ -147,6 +150,8 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
                 server_port: int = 4321) -> list[Trial]:
     from tunelab.storage.experiment_state import ExperimentState
 
+    if not with_server and server_port != 4321:
+        raise TuneError(f"server_port={server_port!r} needs with_server=True (no server is started without it)")
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
     state = ExperimentState(experiments, search_alg, scheduler)
@@ -200,9 +205,8 @@ def _run_interruptible(controller: Controller, experiments: list[Experiment]) ->
 
 
 def _check_checkpointing(experiments: list[Experiment], scheduler: TrialScheduler) -> None:
-    """Schedulers that pause or clone trials need trainables that can save: say so before anything runs."""
-    if not getattr(scheduler, "needs_checkpoints", False):
-        return
+    """Checkpoint options and schedulers that pause or clone trials need trainables that can save: say so
+    before anything runs."""
     import inspect
 
     from tunelab.registry import get_trainable
@@ -210,10 +214,25 @@ def _check_checkpointing(experiments: list[Experiment], scheduler: TrialSchedule
 
     for experiment in experiments:
         trainable = get_trainable(experiment.trainable_name)
-        if inspect.isclass(trainable) and issubclass(trainable, Trainable) and not trainable.can_checkpoint():
+        is_class = inspect.isclass(trainable) and issubclass(trainable, Trainable)
+        if not is_class and (experiment.checkpoint_freq or experiment.checkpoint_at_end):
+            raise TuneError(
+                f"Experiment {experiment.name!r}: checkpoint_freq={experiment.checkpoint_freq!r} / checkpoint_at_end="
+                f"{experiment.checkpoint_at_end!r} need a Trainable class (tunelab asks it to save); the function "
+                f"{experiment.trainable_name!r} saves by itself: tune.report(..., checkpoint=tune.Checkpoint...)"
+            )
+        if not is_class or trainable.can_checkpoint():
+            continue
+        if getattr(scheduler, "needs_checkpoints", False):
             raise TuneError(
                 f"{type(scheduler).__name__} pauses or clones trials, so it needs trainables that checkpoint, but "
                 f"{trainable.__name__} implements neither save_checkpoint/load_checkpoint nor _save/_restore."
+            )
+        if experiment.checkpoint_freq or experiment.checkpoint_at_end:
+            raise TuneError(
+                f"Experiment {experiment.name!r}: checkpoint_freq={experiment.checkpoint_freq!r} / checkpoint_at_end="
+                f"{experiment.checkpoint_at_end!r} need a trainable that saves, but {trainable.__name__} implements "
+                "neither save_checkpoint/load_checkpoint nor _save/_restore."
             )
 
 
