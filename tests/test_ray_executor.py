@@ -3,6 +3,8 @@ as actors, lock-step results, checkpoints, pause and resume, PBT exploits, error
 resource gating, and the env-var switch that moves an unchanged script onto the cluster."""
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,9 +14,11 @@ import textwrap
 import pytest
 
 #: Ray's single-node mode keeps every address on 127.0.0.1 (else Ray swaps in the machine's outward IP);
-#: token authentication (Ray's default for clusters started by `ray start`) on for the cluster and the driver.
+#: token authentication (Ray's default for clusters started by `ray start`) on for the cluster and the driver,
+#: with a fresh token of this test run's own (nothing read from `~/.ray`: a fresh machine has no token file).
 #: Set before Ray is imported: Ray reads them once, at import.
-RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
+                "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 _SAVED_ENV = {k: os.environ.get(k) for k in RAY_TEST_ENV}
 os.environ.update(RAY_TEST_ENV)
 ray = pytest.importorskip("ray")
@@ -40,6 +44,24 @@ def _ray_env() -> dict:
     return env
 
 
+def _stop_cluster(temp_dir: str) -> None:
+    """SIGKILL this module's Ray processes (those whose command line names its temp dir), not every Ray
+    process on the machine as `ray stop` would; the workers exit with their raylet."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if temp_dir.encode() in cmdline and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A 2-CPU Ray head node on 127.0.0.1 for this module; its address."""
@@ -56,7 +78,8 @@ def cluster():
     tune.shutdown()
     if ray.is_initialized():
         ray.shutdown()
-    subprocess.run([RAY_CLI, "stop", "--force"], env=_ray_env(), capture_output=True, timeout=120)
+    _stop_cluster(temp_dir)
+    shutil.rmtree(temp_dir, ignore_errors=True)
     for key, value in _SAVED_ENV.items():
         if value is None:
             os.environ.pop(key, None)

@@ -354,11 +354,14 @@ def test_trial_runner_throws_on_overstep():
         runner.step()
 
 
-def test_trial_runner_rejects_a_trial_executor():
+def test_trial_runner_refuses_what_tunelab_lacks():
     from tunelab.trial_runner import TrialRunner
 
     with pytest.raises(TuneError, match="trial_executor"):
         TrialRunner(BasicVariantGenerator(), trial_executor=object())
+    with pytest.raises(TuneError, match="queue_trials"):
+        TrialRunner(BasicVariantGenerator(), queue_trials=True)
+    TrialRunner(BasicVariantGenerator(), queue_trials=False, verbose=False)  # the values tunelab has anyway
 
 
 # -- row 4: AsyncHyperBandScheduler's 2018 defaults in an unmodified 2018 script ----------------------

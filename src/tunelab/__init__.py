@@ -18,7 +18,7 @@ from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trainable.session import get_checkpoint, get_trial_dir, report
 from tunelab.trainable.trainable import Trainable
 
-__version__ = "0.1.0"
+from tunelab._version import __version__
 
 
 def __getattr__(name: str):  # lazy: keep `import tunelab` light

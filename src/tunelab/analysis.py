@@ -19,7 +19,7 @@ from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
 from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
 from tunelab.progress import natural_key
-from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trainable.checkpoint import Checkpoint, checkpoint_dir_iteration
 from tunelab.trial import Trial
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ __all__ = ["ExperimentAnalysis", "best_by_last_result", "load_trials"]
 TRIAL_STATE_FILE = "trial_state.json"
 _TRIAL_FILES = frozenset({RESULT_FILE, PARAMS_FILE, TRIAL_STATE_FILE})
 _SCOPE = re.compile(r"^(last|all|last-([1-9][0-9]*)-avg)$")
-_CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 T = TypeVar("T")
 
 
@@ -282,8 +281,8 @@ class ExperimentAnalysis:
             return trial.checkpoint
         if not trial.logdir or not os.path.isdir(trial.logdir):
             return None
-        folders = [(int(m.group(1)), e.path) for e in os.scandir(trial.logdir)
-                   if e.is_dir() and (m := _CHECKPOINT_DIR.match(e.name))]
+        folders = [(iteration, e.path) for e in os.scandir(trial.logdir)
+                   if e.is_dir() and (iteration := checkpoint_dir_iteration(e.name)) is not None]
         return Checkpoint.from_directory(max(folders)[1]) if folders else None
 
     @property

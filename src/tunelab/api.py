@@ -23,14 +23,18 @@ _executor: Any = None
 
 
 def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
-         executor: str | None = None, address: str | None = None, **ignored: Any) -> None:
+         executor: str | None = None, address: str | None = None, **options: Any) -> None:
     """Set the resources of the embedded executor (default: all detected CPUs and GPUs), or pick the Ray
     executor: `executor="ray"` runs trials as Ray actors, on the cluster at `address` if given, else on a
     Ray instance started on 127.0.0.1 with these resources.
 
     Optional: without a call, tunelab uses the whole machine. `TUNELAB_EXECUTOR` and `TUNELAB_ADDRESS` pick
-    the executor and the cluster without code changes.
+    the executor and the cluster without code changes. Other `ray.init` options raise a TuneError saying
+    they are not supported (`ignore_reinit_error` is accepted: tunelab.init may always be called again).
     """
+    from tunelab.options import INIT_NOT_SUPPORTED, check_options
+
+    check_options("tunelab.init", options, _accepted(init), INIT_NOT_SUPPORTED)
     global _executor
     kind = executor or os.environ.get("TUNELAB_EXECUTOR") or "local"
     if kind not in EXECUTORS:
@@ -96,7 +100,10 @@ def _default_callbacks(callbacks: list[Callback] | None) -> list[Callback]:
     for cb in user:
         if not isinstance(cb, Callback):
             raise TuneError(f"callbacks must be tunelab.Callback instances, got {cb!r}")
-    return default_loggers() + user
+    # a logger the user passes (e.g. with other settings) replaces the default one of its kind: no file
+    # is written twice
+    defaults = [d for d in default_loggers() if not any(isinstance(cb, type(d)) for cb in user)]
+    return defaults + user
 
 
 def _progress(verbose: int, metric: str | None, mode: str | None, total: int | None) -> tuple[Any, Any]:
@@ -144,6 +151,8 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
     from tunelab.registry import get_trainable
     from tunelab.storage.experiment_state import ExperimentState
 
+    if not with_server and server_port != 4321:
+        raise TuneError(f"server_port={server_port!r} needs with_server=True (no server is started without it)")
     for experiment in experiments:  # names may be registered after the spec was built, but not after this
         get_trainable(experiment.trainable_name)
     mode_name = _resume_mode(resume)
@@ -199,9 +208,8 @@ def _run_interruptible(controller: Controller, experiments: list[Experiment]) ->
 
 
 def _check_checkpointing(experiments: list[Experiment], scheduler: TrialScheduler) -> None:
-    """Schedulers that pause or clone trials need trainables that can save: say so before anything runs."""
-    if not getattr(scheduler, "needs_checkpoints", False):
-        return
+    """Checkpoint options and schedulers that pause or clone trials need trainables that can save: say so
+    before anything runs."""
     import inspect
 
     from tunelab.registry import get_trainable
@@ -209,10 +217,25 @@ def _check_checkpointing(experiments: list[Experiment], scheduler: TrialSchedule
 
     for experiment in experiments:
         trainable = get_trainable(experiment.trainable_name)
-        if inspect.isclass(trainable) and issubclass(trainable, Trainable) and not trainable.can_checkpoint():
+        is_class = inspect.isclass(trainable) and issubclass(trainable, Trainable)
+        if not is_class and (experiment.checkpoint_freq or experiment.checkpoint_at_end):
+            raise TuneError(
+                f"Experiment {experiment.name!r}: checkpoint_freq={experiment.checkpoint_freq!r} / checkpoint_at_end="
+                f"{experiment.checkpoint_at_end!r} need a Trainable class (tunelab asks it to save); the function "
+                f"{experiment.trainable_name!r} saves by itself: tune.report(..., checkpoint=tune.Checkpoint...)"
+            )
+        if not is_class or trainable.can_checkpoint():
+            continue
+        if getattr(scheduler, "needs_checkpoints", False):
             raise TuneError(
                 f"{type(scheduler).__name__} pauses or clones trials, so it needs trainables that checkpoint, but "
                 f"{trainable.__name__} implements neither save_checkpoint/load_checkpoint nor _save/_restore."
+            )
+        if experiment.checkpoint_freq or experiment.checkpoint_at_end:
+            raise TuneError(
+                f"Experiment {experiment.name!r}: checkpoint_freq={experiment.checkpoint_freq!r} / checkpoint_at_end="
+                f"{experiment.checkpoint_at_end!r} need a trainable that saves, but {trainable.__name__} implements "
+                "neither save_checkpoint/load_checkpoint nor _save/_restore."
             )
 
 
@@ -231,9 +254,12 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
                     scheduler: TrialScheduler | None = None, with_server: bool = False, server_port: int = 4321,
                     verbose: int = 1, raise_on_failed_trial: bool = True, resume: Any = False,
                     callbacks: list[Callback] | None = None, queue_trials: bool = False,
-                    trial_executor: Any = None) -> list[Trial]:
+                    trial_executor: Any = None, **options: Any) -> list[Trial]:
     """Run `{name: spec}`, an Experiment or a list of them (the seed's entry point); returns the trials."""
-    _check_unsupported(trial_executor)
+    from tunelab.options import check_options
+
+    check_options("run_experiments", dict(options, queue_trials=queue_trials, trial_executor=trial_executor),
+                  _accepted(run_experiments))
     experiment_list = convert_to_experiment_list(experiments)
     search_alg = to_search_algorithm(search_alg)
     if experiment_list:
@@ -250,9 +276,32 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
     return trials
 
 
-def _check_unsupported(trial_executor: Any = None) -> None:
-    if trial_executor is not None:
-        raise TuneError("trial_executor= is not supported; use tunelab.init(...) to size the local executor")
+def _accepted(fn: Any) -> list[str]:
+    """The keyword parameters `fn` really takes (not its **options catch-all, nor Ray-only names it refuses)."""
+    import inspect
+
+    from tunelab.options import NOT_SUPPORTED
+
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+            and p.name not in NOT_SUPPORTED]
+
+
+#: tune.run keywords that describe the experiment: with an Experiment object they belong in it
+_SPEC_OPTIONS = ("name", "config", "stop", "num_samples", "resources_per_trial", "local_dir", "checkpoint_freq",
+                 "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
+                 "trial_name_creator", "trial_dirname_creator")
+
+
+def _check_no_spec_options(experiment: Experiment, given: dict) -> None:
+    """`tune.run(Experiment(...), config=...)` would ignore `config`: refuse spec options set next to one."""
+    import inspect
+
+    defaults = {p.name: p.default for p in inspect.signature(run).parameters.values()}
+    set_here = [k for k in _SPEC_OPTIONS if given[k] is not defaults[k] and given[k] != defaults[k]]
+    if set_here:
+        raise TuneError(f"tune.run({experiment!r}, ...): options {', '.join(set_here)} describe the experiment; with an "
+                        "Experiment object pass them to Experiment(...) instead")
 
 
 def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
@@ -263,15 +312,23 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
         max_failures: int = 0, restore: str | None = None, resume: Any = False,
         callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
         server_port: int = 4321, raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
-        time_budget_s: float | None = None) -> Any:
-    """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`."""
+        time_budget_s: float | None = None, trial_name_creator: Any = None, trial_dirname_creator: Any = None,
+        **options: Any) -> Any:
+    """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`.
+
+    A keyword tunelab does not know, or a Ray option it does not support (remote storage, fail_fast...),
+    raises a TuneError naming it (see docs/guide.md, "tune.run options")."""
     from tunelab.analysis import ExperimentAnalysis
+    from tunelab.options import check_options
+
+    check_options("tune.run", options, _accepted(run))
 
     if mode not in (None, "min", "max"):
         raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
     if max_concurrent_trials is not None and (not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1):
         raise TuneError(f"max_concurrent_trials must be None or an integer >= 1, got {max_concurrent_trials!r}")
     if isinstance(run_or_experiment, Experiment):
+        _check_no_spec_options(run_or_experiment, locals())
         experiment = run_or_experiment
     else:
         from tunelab.registry import trainable_name_for
@@ -282,7 +339,8 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
             stop=stop, config=config, resources_per_trial=resources_per_trial, num_samples=num_samples,
             local_dir=local_dir, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
             keep_checkpoints_num=keep_checkpoints_num, checkpoint_score_attr=checkpoint_score_attr,
-            max_failures=max_failures, restore=restore,
+            max_failures=max_failures, restore=restore, trial_name_creator=trial_name_creator,
+            trial_dirname_creator=trial_dirname_creator,
         )
     search_alg = to_search_algorithm(search_alg)
     search_alg.set_search_properties(metric, mode, experiment.config)

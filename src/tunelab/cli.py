@@ -19,6 +19,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tunelab._version import __version__
 from tunelab.error import TuneError
 
 if TYPE_CHECKING:
@@ -439,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tunelab", description="Run hyperparameter tuning experiments and look at their results.",
         epilog="Exit codes: 0 ok, 1 some trials failed, 2 bad input. See docs/cli.md.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser(

@@ -13,7 +13,7 @@ from tunelab.resources import resources_from_dict
 SPEC_KEYS = (
     "run", "stop", "config", "resources_per_trial", "num_samples", "local_dir", "checkpoint_freq",
     "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore", "env",
-    "upload_dir", "trial_name_creator",
+    "upload_dir", "trial_name_creator", "trial_dirname_creator",
 )
 ALIASES = {"trial_resources": "resources_per_trial", "resources": "resources_per_trial", "repeat": "num_samples"}
 
@@ -51,6 +51,8 @@ class Experiment:
         env: Any = None,
         upload_dir: str | None = None,
         trial_name_creator: Any = None,
+        trial_dirname_creator: Any = None,
+        **options: Any,
     ):
         if not isinstance(name, str) or not name or "/" in name:
             raise TuneError(f"Experiment name must be a non-empty string without '/', got {name!r}")
@@ -58,6 +60,7 @@ class Experiment:
             raise TuneError(f"Experiment {name!r}: no trainable specified (the 'run' key is missing)")
         if isinstance(run, dict):
             raise TuneError(f"Experiment {name!r}: 'run' must be a trainable name, function or class, got {run!r}")
+        _check_options(name, dict(options, upload_dir=upload_dir))
         self.name = name
         self.trainable_name = trainable_name_for(run, lazy=True)  # a name may be registered later
         given = [v for v in (resources_per_trial, trial_resources, resources) if v is not None]
@@ -102,7 +105,11 @@ class Experiment:
         self.max_failures = max_failures
         self.restore = os.path.abspath(os.path.expanduser(restore)) if restore else None
         self.upload_dir = upload_dir
-        self.trial_name_creator = trial_name_creator
+        from tunelab.trial_naming import check_name_creator
+
+        self.trial_name_creator = check_name_creator("trial_name_creator", trial_name_creator)
+        self.trial_dirname_creator = check_name_creator("trial_dirname_creator", trial_dirname_creator)
+        self.used_dirnames: set[str] = set()  # folder names trial_dirname_creator gave so far
 
     @property
     def path(self) -> str:
@@ -126,7 +133,10 @@ class Experiment:
             raise TuneError(f"Experiment {name!r}: the spec must be a dict, got {type(spec).__name__}")
         if "run" not in spec:
             raise TuneError(f"Experiment {name!r}: no trainable specified! Add a 'run' key naming the trainable.")
-        unknown = [k for k in spec if k not in SPEC_KEYS and k not in ALIASES]
+        from tunelab.options import NOT_SUPPORTED, REMOTE_STORAGE_OPTIONS
+
+        unknown = [k for k in spec if k not in SPEC_KEYS and k not in ALIASES
+                   and k not in NOT_SUPPORTED and k not in REMOTE_STORAGE_OPTIONS]
         if unknown:
             raise TuneError(
                 f"Improper argument from JSON: unknown key(s) {unknown} in experiment {name!r}; "
@@ -136,6 +146,17 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"Experiment({self.name!r}, run={self.trainable_name!r})"
+
+
+def _check_options(name: str, options: dict) -> None:
+    """Refuse Experiment keywords that tunelab does not support (remote storage...) or does not know."""
+    import inspect
+
+    from tunelab.options import check_options
+
+    accepted = [p for p, param in inspect.signature(Experiment.__init__).parameters.items()
+                if p != "self" and param.kind is not param.VAR_KEYWORD]
+    check_options(f"Experiment {name!r}", options, accepted)
 
 
 def convert_to_experiment_list(experiments: Any) -> list[Experiment]:

@@ -105,19 +105,18 @@ class _FunctionWithParameters:
     def __init__(self, fn: Any, handles: dict[str, str]):
         import functools
 
-        from tunelab.execution.worker import _wants_reporter
-
-        self.fn = fn
         self.handles = handles
-        self.wants_reporter = _wants_reporter(fn, tuple(handles))
         functools.update_wrapper(self, fn)
         self.__wrapped_trainable__ = fn
 
-    def __call__(self, config: dict, reporter: Any) -> Any:
-        objects = {name: get_pinned_object(h) for name, h in self.handles.items()}
-        if self.wants_reporter:
-            return self.fn(config, reporter, **objects)
-        return self.fn(config, **objects)
+    def resolve_bound_objects(self) -> dict[str, Any]:
+        """The bound objects by name, read from shared memory (in the process that runs the trial)."""
+        return {name: get_pinned_object(h) for name, h in self.handles.items()}
+
+    def __call__(self, config: dict, reporter: Any = None) -> Any:
+        from tunelab.trainable.function_call import call_function_trainable
+
+        return call_function_trainable(self, config, lambda: reporter)
 
 
 def with_parameters(trainable: Any, **objects: Any) -> Any:
@@ -138,8 +137,11 @@ def with_parameters(trainable: Any, **objects: Any) -> Any:
                 bound = {name: get_pinned_object(h) for name, h in handles.items()}
                 if type(self).setup is not Trainable.setup:
                     self.setup(config, **bound)
-                else:
+                elif type(self)._setup is not Trainable._setup:
                     self._setup(config, **bound)
+                else:
+                    raise TuneError(f"with_parameters({trainable.__name__}, {', '.join(handles)}=...): "
+                                    f"{trainable.__name__} defines no setup(self, config, **objects) to receive them")
 
         _WithParameters.__name__ = trainable.__name__
         _WithParameters.__qualname__ = trainable.__qualname__

@@ -47,6 +47,8 @@ class Trial:
         max_failures: int = 0,
         evaluated_params: dict | None = None,
         experiment_name: str | None = None,
+        custom_trial_name: str | None = None,
+        custom_dirname: str | None = None,
     ):
         self.trainable_name = trainable_name
         self.config = config if config is not None else {}
@@ -64,6 +66,8 @@ class Trial:
         self.max_failures = max_failures
         self.evaluated_params = evaluated_params or {}
         self.experiment_name = experiment_name
+        self.custom_trial_name = custom_trial_name  # from trial_name_creator: str(trial) and the folder
+        self.custom_dirname = custom_dirname  # from trial_dirname_creator: the folder name, exactly
         self.status = Trial.PENDING
         self.last_result: dict = {}
         self.logdir: str | None = None
@@ -103,7 +107,8 @@ class Trial:
     # -- persistence (experiment journal) ----------------------------------------------------------
     _SPEC_FIELDS = ("trainable_name", "config", "trial_id", "local_dir", "experiment_tag", "resources",
                     "stopping_criterion", "checkpoint_freq", "checkpoint_at_end", "keep_checkpoints_num",
-                    "checkpoint_score_attr", "max_failures", "evaluated_params", "experiment_name")
+                    "checkpoint_score_attr", "max_failures", "evaluated_params", "experiment_name",
+                    "custom_trial_name", "custom_dirname")
 
     def to_spec(self) -> dict:
         """What rebuilds this trial after a restart of the driver (see `from_spec`)."""
@@ -121,6 +126,8 @@ class Trial:
 
     # -- names -------------------------------------------------------------------------------------
     def __str__(self) -> str:
+        if self.custom_trial_name:
+            return self.custom_trial_name
         identifier = self.trainable_name
         env = self.config.get("env") if isinstance(self.config, dict) else None
         if env:
@@ -133,7 +140,10 @@ class Trial:
         return str(self)
 
     def dirname(self, max_len: int = MAX_LEN_IDENTIFIER + 20) -> str:
-        """A safe folder name `<name>_<trial_id>` of at most `max_len` characters (the id is never cut)."""
+        """A safe folder name `<name>_<trial_id>` of at most `max_len` characters (the id is never cut), or
+        exactly the name `trial_dirname_creator` gave."""
+        if self.custom_dirname:
+            return self.custom_dirname
         suffix = f"_{self.trial_id}"
         room = max(8, min(MAX_LEN_IDENTIFIER, max_len - len(suffix)))
         return _UNSAFE_PATH_CHARS.sub("_", str(self))[:room] + suffix

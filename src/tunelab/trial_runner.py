@@ -34,10 +34,11 @@ class TrialRunner(Controller):
 
     `step()` after every trial finished raises TuneError. Keywords: `launch_web_server` serves the REST API
     of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is done
-    by the next `step()`, so the client must call from another thread). `verbose` and `queue_trials` are
-    accepted and do nothing: the runner never prints (`run_experiments(verbose=)` prints the status), and
-    trials always queue until resources are free (a request larger than the machine fails when added).
-    `trial_executor` is not supported (TuneError): `tunelab.init` chooses the executor.
+    by the next `step()`, so the client must call from another thread). `verbose` is accepted and does
+    nothing: the runner never prints (`run_experiments(verbose=)` prints the status). As in
+    `run_experiments`, `queue_trials=True` and a `trial_executor` raise TuneError saying why
+    (`tunelab.options`): trials wait for free resources, a request larger than the machine fails when
+    added, and `tunelab.init` chooses the executor.
     """
 
     def __init__(
@@ -50,16 +51,16 @@ class TrialRunner(Controller):
         queue_trials: bool = False,
         trial_executor: Any = None,
     ):
-        from tunelab.api import _check_unsupported, _default_callbacks, get_executor
+        from tunelab.api import _default_callbacks, get_executor
+        from tunelab.options import check_options
         from tunelab.suggest.searcher import to_search_algorithm
 
-        _check_unsupported(trial_executor)
+        check_options("TrialRunner", {"queue_trials": queue_trials, "trial_executor": trial_executor}, ())
         if scheduler is not None and not isinstance(scheduler, TrialScheduler):
             raise TuneError(f"TrialRunner: scheduler must be a tunelab TrialScheduler, got {scheduler!r}")
         super().__init__(to_search_algorithm(search_alg), scheduler or FIFOScheduler(), get_executor(),
                          _default_callbacks(None))
         self.verbose = verbose
-        self.queue_trials = queue_trials
         self._events: deque[Event] = deque()
         self._ended = False
         self.callbacks.setup()

@@ -78,8 +78,8 @@ def test_checkpoint_at_end_keep_num_and_restore(tmp_path):
                         verbose=0)
     [trial] = analysis.trials
     kept = sorted(d for d in os.listdir(trial.logdir) if d.startswith("checkpoint_"))
-    assert kept == ["checkpoint_000008", "checkpoint_000009"]
-    assert trial.checkpoint.path.endswith("checkpoint_000009")
+    assert kept == ["checkpoint_8", "checkpoint_9"]
+    assert trial.checkpoint.path.endswith("checkpoint_9")
     assert analysis.best_checkpoint is not None and os.path.isdir(analysis.best_checkpoint.path)
     restored = tune.run(Counter, stop={"training_iteration": 12}, restore=trial.checkpoint.path, verbose=0)
     assert restored.trials[0].last_result["count"] == 12

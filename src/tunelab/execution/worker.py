@@ -193,22 +193,10 @@ class _Worker:
 
 
 def _call_function(fn: Any, config: dict, session: Any) -> Any:
+    from tunelab.trainable.function_call import call_function_trainable
     from tunelab.trainable.session import Reporter
 
-    if _wants_reporter(fn):
-        return fn(config, Reporter(session))
-    return fn(config)
-
-
-def _wants_reporter(fn: Any, bound: tuple = ()) -> bool:
-    """True for the seed's `f(config, reporter)`; False for `f(config)` (names in `bound` are passed by keyword)."""
-    try:
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-                  and p.name not in bound]
-    except (TypeError, ValueError):
-        return True
-    return len(params) >= 2
+    return call_function_trainable(fn, config, lambda: Reporter(session))
 
 
 class _Exit(BaseException):

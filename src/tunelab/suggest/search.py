@@ -83,7 +83,7 @@ def create_trial(experiment: "Experiment", config: dict, experiment_tag: str, tr
     if resources is None:
         request = getattr(trainable, "default_resource_request", None)
         resources = request(config) if request is not None else None
-    return Trial(
+    trial = Trial(
         experiment.trainable_name,
         config=config,
         trial_id=trial_id,
@@ -100,3 +100,8 @@ def create_trial(experiment: "Experiment", config: dict, experiment_tag: str, tr
         evaluated_params=evaluated_params,
         experiment_name=experiment.name,
     )
+    from tunelab.trial_naming import apply_name_creators
+
+    apply_name_creators(trial, experiment.trial_name_creator, experiment.trial_dirname_creator,
+                        experiment.used_dirnames)
+    return trial

@@ -3,11 +3,26 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import shutil
 import tempfile
 from typing import Any
 
 _DICT_FILE = "checkpoint.pkl"
+_CHECKPOINT_DIR_NAME = re.compile(r"^checkpoint_(\d+)$")
+
+
+def checkpoint_dir_name(iteration: int) -> str:
+    """The folder name of a trial's checkpoint at `iteration`: `checkpoint_<iteration>` (e.g. `checkpoint_3`),
+    as the 2018 Ray Tune named it. The one place that builds the name."""
+    return f"checkpoint_{int(iteration)}"
+
+
+def checkpoint_dir_iteration(name: str) -> int | None:
+    """The iteration in a checkpoint folder name, or None if it is not one. Accepts the zero-padded form
+    (`checkpoint_000003`) that earlier tunelab versions wrote, so their experiments still resume."""
+    match = _CHECKPOINT_DIR_NAME.match(os.path.basename(os.path.normpath(name)))
+    return int(match.group(1)) if match else None
 
 
 class Checkpoint:

@@ -57,9 +57,10 @@ def persist_checkpoint(checkpoint: Checkpoint, logdir: str, progress: ProgressSt
     trial's progress metadata so that a restore continues the iteration count."""
     import pickle
 
+    from tunelab.trainable.checkpoint import checkpoint_dir_name
     from tunelab.trainable.trainable import METADATA_FILE, write_checkpoint_dir
 
-    final_dir = os.path.join(logdir, f"checkpoint_{progress.iteration:06d}")
+    final_dir = os.path.join(logdir, checkpoint_dir_name(progress.iteration))
     if checkpoint.path is not None and os.path.abspath(checkpoint.path) == os.path.abspath(final_dir):
         with open(os.path.join(final_dir, METADATA_FILE), "wb") as f:
             pickle.dump(progress.metadata(), f)

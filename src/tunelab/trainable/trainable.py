@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.trainable.checkpoint import checkpoint_dir_name
 from tunelab.trainable.progress_state import ProgressState, check_result
 
 METADATA_FILE = ".tune_metadata"
@@ -69,6 +70,16 @@ def find_checkpoint_dir(path: str) -> str:
     raise TuneError(f"No checkpoint found at {path!r}: expected a folder written by Trainable.save()")
 
 
+def _make_result_logger(logger_creator: Any, config: dict) -> Any:
+    """The seed's `logger_creator(config)`: a logger whose `logdir` becomes the trainable's folder and whose
+    `on_result(result)` / `close()` are called for each result / at `stop()` (used outside tunelab.run)."""
+    if logger_creator is None:
+        return None
+    if not callable(logger_creator):
+        raise TuneError(f"Trainable(logger_creator=...) must be a function config -> logger, got {logger_creator!r}")
+    return logger_creator(config)
+
+
 class Trainable:
     """Base class for class trainables.
 
@@ -79,6 +90,9 @@ class Trainable:
     def __init__(self, config: dict | None = None, logger_creator: Any = None, logdir: str | None = None,
                  trial_id: str | None = None):
         self.config = config if config is not None else {}
+        self._result_logger = _make_result_logger(logger_creator, self.config)
+        if logdir is None and self._result_logger is not None:
+            logdir = getattr(self._result_logger, "logdir", None)
         if logdir is None:
             from tunelab.experiment import resolve_local_dir
 
@@ -113,13 +127,15 @@ class Trainable:
         """Run one iteration (`step()`/`_train()`) and return its result with the auto-filled fields."""
         start = time.time()
         result = check_result(self._step_dispatch(), f"{type(self).__name__}.step()")
-        result = dict(result)
-        return self._progress.fill(result, time.time() - start, self.config)
+        result = self._progress.fill(dict(result), time.time() - start, self.config)
+        if self._result_logger is not None and hasattr(self._result_logger, "on_result"):
+            self._result_logger.on_result(result)
+        return result
 
     def save(self, checkpoint_dir: str | None = None) -> str:
         """Save to `<checkpoint_dir or logdir>/checkpoint_<iteration>/` atomically and return that folder."""
         base = checkpoint_dir or self.logdir
-        final_dir = os.path.join(base, f"checkpoint_{self._progress.iteration:06d}")
+        final_dir = os.path.join(base, checkpoint_dir_name(self._progress.iteration))
 
         def write(tmp_dir: str) -> None:
             saved = self._save_dispatch(tmp_dir)
@@ -183,11 +199,13 @@ class Trainable:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def stop(self) -> None:
-        """Release resources (`cleanup()` / `_stop()`)."""
+        """Release resources (`cleanup()` / `_stop()`), then close the `logger_creator` logger if any."""
         if _overrides(self, "cleanup"):
             self.cleanup()
         elif _overrides(self, "_stop"):
             self._stop()
+        if self._result_logger is not None and hasattr(self._result_logger, "close"):
+            self._result_logger.close()
 
     def reset_config(self, new_config: dict) -> bool:
         """Take `new_config` in place (PBT uses this to reuse a running trial); False if unsupported."""

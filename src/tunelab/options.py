@@ -1,0 +1,86 @@
+"""Keyword options that tunelab does not support (yet): every one is refused with a TuneError that says so,
+never accepted and silently ignored, and a misspelled keyword names the close matches.
+
+Remote storage is refused in exactly one place (`reject_remote_storage`), so that lifting it later
+is one edit.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Mapping
+
+from tunelab.error import TuneError
+
+#: options that sync results to another place (S3, GCS, a remote folder); results stay in local_dir
+REMOTE_STORAGE_OPTIONS = ("upload_dir", "storage_path", "storage_filesystem", "sync_config", "sync_to_cloud",
+                          "sync_to_driver", "sync_on_checkpoint", "sync_function", "cloud_sync_function")
+
+#: Ray Tune options tunelab does not have: name -> (values that mean what tunelab always does, why/what instead)
+NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
+    "fail_fast": ((False, None), "use raise_on_failed_trial=True (failed trials raise at the end of the run)"),
+    "reuse_actors": ((False, None), "each trial gets a fresh trainable (worker processes are reused anyway; PBT "
+                                    "uses Trainable.reset_config where it can)"),
+    "queue_trials": ((False, None), "there is no autoscaler: a trial that can never fit the executor's "
+                                    "resources fails at once"),
+    "trial_executor": ((None,), "use tunelab.init(...) to size or choose the executor"),
+    "progress_reporter": ((None,), "use verbose=0/1/2, or a Callback for custom output"),
+    "log_to_file": ((False, None), "the worker's stdout/stderr goes to the driver's console"),
+    "export_formats": ((None, (), []), "save model files yourself in save_checkpoint/_save"),
+    "checkpoint_config": ((None,), "use checkpoint_freq, checkpoint_at_end, keep_checkpoints_num and "
+                                   "checkpoint_score_attr"),
+    "failure_config": ((None,), "use max_failures"),
+    "loggers": ((None,), "pass logger callbacks in callbacks=[...] (JSON, CSV and TensorBoard loggers always run)"),
+    "chdir_to_trial_dir": ((True, None), "trainables always run in their trial folder"),
+    "return_trials": ((False, None), "use ExperimentAnalysis.trials"),
+    "ray_auto_init": ((True, None), "tunelab starts its executor by itself"),
+    "global_checkpoint_period": ((None,), "the experiment state is journaled on every trial event"),
+    "param_space": ((None,), "use config=..."),
+    "run_config": ((None,), "pass its fields (name, stop, callbacks, local_dir, ...) to tunelab.run directly"),
+    "tune_config": ((None,), "pass its fields (metric, mode, num_samples, ...) to tunelab.run directly"),
+}
+
+
+#: `ray.init` options seed scripts pass to what became `tunelab.init`
+INIT_NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
+    "redis_address": ((None,), "use tunelab.init(executor='ray', address='host:port') to run on a Ray cluster"),
+    "ignore_reinit_error": ((True, False, None), ""),  # tunelab.init may always be called again
+    "object_store_memory": ((None,), "tunelab has no object store; large objects go through with_parameters"),
+    "redirect_output": ((False, None), "worker output goes to the driver's console"),
+    "local_mode": ((False, None), "trials always run in worker processes"),
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def reject_remote_storage(where: str, options: Mapping[str, Any]) -> None:
+    """Refuse remote-storage options that are set (None, "" and False mean 'not set')."""
+    given = {k: v for k, v in options.items() if k in REMOTE_STORAGE_OPTIONS and v not in (None, "", False)}
+    if given:
+        listed = ", ".join(f"{k}={_shown(v)}" for k, v in given.items())
+        raise TuneError(f"{where}: {listed}: remote storage (syncing results to another place) is not supported "
+                        "yet; results are written under local_dir. Remove the option, and copy the experiment "
+                        "folder yourself if you need it elsewhere.")
+
+
+def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
+                  refused: Mapping[str, tuple[tuple, str]] = NOT_SUPPORTED) -> None:
+    """Refuse every keyword in `given` (those a function took through **kwargs): remote-storage options and
+    Ray options tunelab lacks say so (unless set to what tunelab does anyway); other names are
+    misspellings, answered with the closest accepted names."""
+    reject_remote_storage(where, given)
+    accepted = list(accepted)
+    for key, value in given.items():
+        if key in REMOTE_STORAGE_OPTIONS:
+            continue  # unset (None / "" / False): nothing to sync, nothing to refuse
+        if key in refused:
+            harmless, instead = refused[key]
+            if any(value is h or (type(value) is type(h) and value == h) for h in harmless):
+                continue  # asks for what tunelab always does
+            raise TuneError(f"{where}: {key}={_shown(value)} is not supported; {instead}")
+        known = accepted + list(refused) + list(REMOTE_STORAGE_OPTIONS)
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise TuneError(f"{where}: unknown keyword argument {key!r}{hint}. Accepted: {', '.join(sorted(set(accepted) - set(REMOTE_STORAGE_OPTIONS)))}")
