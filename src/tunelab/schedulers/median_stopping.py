@@ -7,6 +7,7 @@ from bisect import bisect_right
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 
@@ -63,7 +64,8 @@ class MedianStoppingRule(FIFOScheduler):
     after running that long while too few trials have finished (time-sharing).
 
     Scores use `metric`/`mode` (or the seed's `reward_attr`, maximised); the default is
-    `episode_reward_mean`, maximised.
+    `episode_reward_mean`, maximised. NaN or infinite values count as the worst possible score: a trial
+    that reported nothing else by the end of `grace_period` is stopped then, median or not.
     """
 
     def __init__(
@@ -105,9 +107,9 @@ class MedianStoppingRule(FIFOScheduler):
         if time <= self._grace_period:
             return TrialScheduler.CONTINUE
         median = self._median_until(time)
-        if median is None:
+        if median is None and history.best != WORST_SCORE:
             return self._maybe_yield(runner, trial, time)
-        if history.best < median:
+        if history.best == WORST_SCORE or history.best < median:  # only unusable (NaN) scores: below any median
             self._stopped.add(trial.trial_id)
             self._num_stopped += 1
             if self._hard_stop:

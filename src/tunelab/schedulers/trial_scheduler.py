@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 
 if TYPE_CHECKING:
@@ -136,14 +137,15 @@ class Objective:
         return True
 
     def score(self, result: dict) -> float | None:
-        """The result's score (higher is better), or None when the metric is missing."""
+        """The result's score (higher is better), or None when the metric is missing.
+
+        NaN and infinities score `WORST_SCORE` (see `tunelab.metrics`); a value that is not a number
+        raises `BadMetricError`, which fails that trial only.
+        """
         value = result.get(self.metric)
         if value is None:
             return None
-        try:
-            return self.sign * float(value)
-        except (TypeError, ValueError):
-            raise TuneError(f"{self._owner}: metric {self.metric!r} must be a number, got {value!r}") from None
+        return metrics.score(metrics.require_number(value, self.metric, self._owner), self.mode)
 
     def read(self, trial: "Trial", result: dict, time_attr: str, strict: bool | None = None) -> tuple[float, float] | None:
         """`(time, score)` of a result, or None when either is missing.
