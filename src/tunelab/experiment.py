@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from tunelab.error import TuneError
 from tunelab.registry import trainable_name_for
 from tunelab.resources import resources_from_dict
-from tunelab.validation import check_number
+from tunelab.validation import check_number, check_picklable
 
 SPEC_KEYS = (
     "run", "stop", "config", "resources_per_trial", "num_samples", "local_dir", "checkpoint_freq",
@@ -71,6 +71,7 @@ class Experiment:
         if config is not None and not isinstance(config, dict):
             raise TuneError(f"Experiment {name!r}: config must be a dict, got {type(config).__name__}")
         config = copy.copy(config) if config else {}
+        check_picklable(config, "config")
         if env is not None:
             config["env"] = env
         from tunelab.stopper import make_stopper

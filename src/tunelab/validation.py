@@ -51,3 +51,38 @@ def _allowed(minimum: float | None, above: float | None, maximum: float | None, 
 
 def _fmt(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(bound)
+
+
+def check_picklable(config: Any, where: str = "config") -> None:
+    """TuneError naming the first value of `config` (by key path) that cannot be pickled, and its type.
+
+    Configs travel to worker processes pickled, and are copied per variant; a lock, an open file or a
+    socket in them would otherwise fail later with a bare "cannot pickle '_thread.lock' object".
+    """
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(config)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure is reported with its path
+        path, value = _unpicklable_leaf(config, where, cloudpickle)
+        raise TuneError(
+            f"{path} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be pickled ({exc}); "
+            "config values are sent to worker processes. Pass large or unpicklable objects with "
+            "tune.with_parameters(trainable, name=obj), or create them inside the trainable."
+        ) from None
+
+
+def _unpicklable_leaf(value: Any, path: str, cloudpickle: Any) -> tuple[str, Any]:
+    """The deepest key path under `value` whose value alone fails to pickle (`value` itself if none)."""
+    if isinstance(value, dict):
+        items = [(f"{path}[{key!r}]", item) for key, item in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        items = []
+    for child_path, child in items:
+        try:
+            cloudpickle.dumps(child)
+        except Exception:  # noqa: BLE001
+            return _unpicklable_leaf(child, child_path, cloudpickle)
+    return path, value
