@@ -209,3 +209,31 @@ def test_scheduler_rejects_string_metric_directly():
     with pytest.raises(metrics.BadMetricError, match="'acc'.*'oops'"):
         sched.on_trial_result(runner, trial, {"acc": "oops", "training_iteration": 1})
     assert sched.on_trial_result(runner, trial, {"acc": 0.5, "training_iteration": 1}) == TrialScheduler.CONTINUE
+
+
+def _huge(config):
+    tune.report(m=config["m"])
+
+
+def test_metric_beyond_float32_does_not_abort_the_run():
+    analysis = tune.run(_huge, config={"m": tune.grid_search([1e308, -1e308, math.inf])}, verbose=0)
+    assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 3
+    assert analysis.get_best_trial(metric="m", mode="max") is not None  # 1e308 is finite, so usable
+
+
+def _steps_with_checkpoints(config):
+    checkpoint = tune.get_checkpoint()
+    start = checkpoint.to_dict()["step"] if checkpoint is not None else 0
+    for step in range(start + 1, 3):
+        tune.report(m=float(step), checkpoint=tune.Checkpoint.from_dict({"step": step}))
+
+
+def test_a_resumed_function_trial_with_nothing_left_to_report_finishes():
+    """PBT pauses each trial after every result (the other one waits); the last resume finds no step
+    left, and that is a normal end, not "finished without reporting"."""
+    sched = PopulationBasedTraining(time_attr="training_iteration", metric="m", mode="max", perturbation_interval=1,
+                                    hyperparam_mutations={"lr": [0.1, 0.2]}, seed=0)
+    analysis = tune.run(_steps_with_checkpoints, config={"lr": 0.1}, num_samples=2, scheduler=sched,
+                        max_concurrent_trials=1, verbose=0)
+    assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 2
+    assert all(t.last_result["m"] == 2.0 for t in analysis.trials)
