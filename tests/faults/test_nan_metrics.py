@@ -237,3 +237,12 @@ def test_a_resumed_function_trial_with_nothing_left_to_report_finishes():
                         max_concurrent_trials=1, verbose=0)
     assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 2
     assert all(t.last_result["m"] == 2.0 for t in analysis.trials)
+
+
+@pytest.mark.parametrize("time", ["3", math.nan])
+def test_a_bad_time_attr_value_fails_the_trial_not_the_scheduler(time):
+    sched = ASHAScheduler(time_attr="epoch", metric="acc", mode="max", max_t=4)
+    runner = MockRunner(sched)
+    trial = runner.add_trial(Trial("t"))
+    with pytest.raises(metrics.BadMetricError, match="'epoch'"):
+        sched.on_trial_result(runner, trial, {"acc": 0.5, "epoch": time})

@@ -1,6 +1,7 @@
 """The scheduler contract: what the controller asks a scheduler, and the three decisions it may give."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from tunelab import metrics
@@ -156,7 +157,10 @@ class Objective:
         """
         time, score = result.get(time_attr), self.score(result)
         if time is not None and score is not None:
-            return float(time), score
+            number = metrics.require_number(time, time_attr, self._owner)
+            if math.isnan(number):  # progress must be ordered: a NaN time would pass every rung at once
+                raise metrics.BadMetricError(f"{self._owner}: the reported {time_attr!r} (time_attr) must not be NaN")
+            return number, score
         first = not getattr(trial, "last_result", None)
         if strict or (strict is None and first):
             missing = [key for key in (self.metric, time_attr) if result.get(key) is None]
