@@ -473,6 +473,9 @@ class Controller:
         try:
             self.scheduler.on_trial_complete(self, trial, result)
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
+        except BadMetricError as exc:
+            self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
+            return
         finally:
             self._current = None
         self._running -= 1

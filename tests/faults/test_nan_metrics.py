@@ -246,3 +246,18 @@ def test_a_bad_time_attr_value_fails_the_trial_not_the_scheduler(time):
     trial = runner.add_trial(Trial("t"))
     with pytest.raises(metrics.BadMetricError, match="'epoch'"):
         sched.on_trial_result(runner, trial, {"acc": 0.5, "epoch": time})
+
+
+class _JudgesOnlyAtTheEnd(tune.schedulers.FIFOScheduler):
+    """A user scheduler that reads the metric only when a trial completes."""
+
+    def on_trial_complete(self, runner, trial, result):
+        metrics.require_number(result.get("acc"), "acc", "JudgesOnlyAtTheEnd")
+
+
+def test_a_bad_metric_seen_at_completion_errors_only_that_trial():
+    analysis = tune.run(_string_metric, config={"x": tune.grid_search([0, 1])}, scheduler=_JudgesOnlyAtTheEnd(),
+                        verbose=0, raise_on_failed_trial=False)
+    by_x = {t.config["x"]: t for t in analysis.trials}
+    assert by_x[1].status == Trial.ERROR and "'high'" in by_x[1].error_msg
+    assert by_x[0].status == Trial.TERMINATED
