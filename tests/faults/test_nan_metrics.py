@@ -14,12 +14,16 @@ import tunelab as tune
 from tunelab import metrics
 from tunelab.analysis import best_result
 from tunelab.schedulers import (
-    ASHAScheduler, HyperBandScheduler, MedianStoppingRule, PopulationBasedTraining, TrialScheduler,
+    ASHAScheduler,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    PopulationBasedTraining,
+    TrialScheduler,
 )
 from tunelab.trial import Trial
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "schedulers"))
-from sched_testkit import MockRunner, drive  # noqa: E402
+from sched_testkit import MockRunner, drive
 
 UNUSABLE = [math.nan, math.inf, -math.inf]
 
@@ -120,7 +124,7 @@ def test_pbt_never_clones_a_nan_trial():
             trial.last_result = dict(training_iteration=step)
     donors = {entry["donor_id"] for entry in sched.exploit_log} if hasattr(sched, "exploit_log") else set()
     assert trials[0].trial_id not in donors and trials[1].trial_id not in donors and trials[2].trial_id not in donors
-    lower, upper = sched._quantiles()
+    _, upper = sched._quantiles()
     assert upper and all(sched._trial_state[t].last_score != metrics.WORST_SCORE for t in upper)
 
 

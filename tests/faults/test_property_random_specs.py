@@ -15,14 +15,18 @@ import time
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import tunelab as tune  # noqa: E402
-from tunelab.schedulers import (  # noqa: E402
-    ASHAScheduler, FIFOScheduler, HyperBandScheduler, MedianStoppingRule, PopulationBasedTraining,
+import tunelab as tune
+from tunelab.schedulers import (
+    ASHAScheduler,
+    FIFOScheduler,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    PopulationBasedTraining,
 )
-from tunelab.trial import Trial  # noqa: E402
+from tunelab.trial import Trial
 
 RUN_DEADLINE_S = 30
 
@@ -124,7 +128,7 @@ def specs(draw):
 
 
 def _scheduler(kind, mode):
-    common = dict(metric="m", mode=mode)
+    common = {"metric": "m", "mode": mode}
     return {
         "fifo": lambda: FIFOScheduler(),
         "asha": lambda: ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2, **common),
