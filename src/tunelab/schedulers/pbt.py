@@ -15,6 +15,7 @@ import random
 from typing import Any, Callable, Mapping, Sequence
 
 from tunelab.error import TuneError
+from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
@@ -287,7 +288,8 @@ class PopulationBasedTraining(FIFOScheduler):
         if len(trials) <= 1:
             return [], []
         count = min(math.ceil(len(trials) * self._quantile_fraction), len(trials) // 2)
-        return trials[:count], trials[-count:]
+        top = [t for t in trials[-count:] if self._trial_state[t].last_score != WORST_SCORE]
+        return trials[:count], top  # an unusable (NaN) score is never a donor
 
     def _checkpoint_or_exploit(self, runner: Any, trial: Trial, time: float, lower: list[Trial],
                                upper: list[Trial], current: Trial) -> None:

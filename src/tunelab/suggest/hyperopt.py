@@ -9,6 +9,7 @@ import math
 from functools import partial
 from typing import Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -190,12 +191,19 @@ class HyperOptSearch(Searcher):
         if doc is None:
             return
         values = None if error else self.metric_values(result)
-        if values is None or math.isnan(values[0]):
+        if values is None:
             doc["state"] = hyperopt.JOB_STATE_ERROR
             doc["misc"]["error"] = ("TuneError", "the trial failed or did not report the metric")
             self._trials.refresh()
-            if values is None and not error and result is not None:
+            if not error and result is not None:
                 raise self.missing_metric_error(trial_id, result)
+            return
+        if not metrics.is_usable(values[0]):
+            # NaN/inf/non-number: hyperopt's documented answer for "the function is undefined here" is
+            # STATUS_FAIL; TPE then learns only from STATUS_OK losses (see tunelab.metrics)
+            doc["result"] = {"status": hyperopt.STATUS_FAIL, "failure": f"unusable metric value {values[0]!r}"}
+            doc["state"] = hyperopt.JOB_STATE_DONE
+            self._trials.refresh()
             return
         loss = -values[0] if self.mode == "max" else values[0]
         doc["result"] = {"loss": loss, "status": hyperopt.STATUS_OK}
