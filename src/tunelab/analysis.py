@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 import numpy as np
 
+from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
 from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
@@ -49,10 +50,10 @@ def metric_number(result: dict, metric: str) -> float | None:
 
 def _best_of(scored: Iterable[tuple[T, float | None]], mode: str, filter_inf: bool) -> tuple[T, float] | None:
     """The item with the best usable score (the first one on ties): None, NaN and, when `filter_inf`,
-    infinite scores never win."""
+    infinite scores never win (`tunelab.metrics.is_usable`)."""
     best: tuple[T, float] | None = None
     for item, value in scored:
-        if value is None or value != value or (filter_inf and math.isinf(value)):
+        if value is None or (not metrics.is_usable(value) if filter_inf else math.isnan(value)):
             continue
         if best is None or (value > best[1] if mode == "max" else value < best[1]):
             best = (item, value)

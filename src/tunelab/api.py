@@ -16,6 +16,7 @@ from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.suggest.searcher import to_search_algorithm
 from tunelab.trial import Trial
+from tunelab.validation import check_number
 
 EXECUTORS = ("local", "ray")
 _executor_args: dict[str, Any] = {}
@@ -48,11 +49,12 @@ def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: 
             found = False
         if not found:
             raise TuneError("executor='ray' needs Ray, which is not installed: pip install 'tunelab[ray]'")
-    for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise TuneError(f"init({name}=...) must be a number >= 0, got {value!r}")
+    check_number("init(num_cpus=...)", num_cpus, minimum=0, allow_none=True)
+    check_number("init(num_gpus=...)", num_gpus, minimum=0, integer=True, allow_none=True)
     if resources is not None and not isinstance(resources, dict):
         raise TuneError(f"init(resources=...) must be a dict of name -> amount, got {resources!r}")
+    for resource, amount in (resources or {}).items():
+        check_number(f"init(resources={{{resource!r}: ...}})", amount, minimum=0)
     if _executor is not None:
         _executor.shutdown()
         _executor = None
@@ -171,27 +173,29 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
         if snapshot is not None and snapshot.get("search") is not None:
             search_alg.restore_state(snapshot["search"])
     state.start(fresh=not resuming)
-    total = getattr(search_alg, "total_samples", None) or None
-    reporter, print_status = _progress(verbose, metric, mode, total)
-    all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
-    controller = Controller(
-        search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
-        max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
-        status_printer=print_status,
-        status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
-        state=state,
-    )
-    if restored is not None:
-        controller.restore_trials(*restored)
-    if not with_server:
-        return _run_interruptible(controller, experiments)
-    from tunelab.server import TuneServer
+    try:  # until controller.run() owns the journal, a failure here must release it for the next run
+        total = getattr(search_alg, "total_samples", None) or None
+        reporter, print_status = _progress(verbose, metric, mode, total)
+        all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
+        controller = Controller(
+            search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
+            max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
+            status_printer=print_status,
+            status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
+            state=state,
+        )
+        if restored is not None:
+            controller.restore_trials(*restored)
+        server = None
+        if with_server:
+            from tunelab.server import TuneServer
 
-    try:
-        server = TuneServer(controller, port=server_port)
-    except TuneError:
+            server = TuneServer(controller, port=server_port)
+    except BaseException:
         state.close()  # nothing ran: release the journal as controller.run() would have
         raise
+    if server is None:
+        return _run_interruptible(controller, experiments)
     with server:  # shut down when the experiment ends, errors included
         return _run_interruptible(controller, experiments)
 
@@ -260,6 +264,7 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
 
     check_options("run_experiments", dict(options, queue_trials=queue_trials, trial_executor=trial_executor),
                   _accepted(run_experiments))
+    _check_run_numbers("run_experiments", verbose=verbose, server_port=server_port)
     experiment_list = convert_to_experiment_list(experiments)
     search_alg = to_search_algorithm(search_alg)
     if experiment_list:
@@ -304,6 +309,16 @@ def _check_no_spec_options(experiment: Experiment, given: dict) -> None:
                         "Experiment object pass them to Experiment(...) instead")
 
 
+def _check_run_numbers(call: str, verbose: Any, server_port: Any, max_concurrent_trials: Any = None,
+                       time_budget_s: Any = None) -> None:
+    """The numeric options of `tune.run` / `run_experiments` that are not part of an Experiment."""
+    if not isinstance(verbose, bool):  # the seed's verbose=True/False is fine
+        check_number(f"{call}(verbose=...)", verbose, minimum=0, integer=True)
+    check_number(f"{call}(server_port=...)", server_port, minimum=0, maximum=65535, integer=True)
+    check_number(f"{call}(max_concurrent_trials=...)", max_concurrent_trials, minimum=1, integer=True, allow_none=True)
+    check_number(f"{call}(time_budget_s=...)", time_budget_s, above=0, allow_none=True)
+
+
 def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
         num_samples: int = 1, metric: str | None = None, mode: str | None = None,
         search_alg: Any = None, scheduler: TrialScheduler | None = None, resources_per_trial: Any = None,
@@ -325,8 +340,8 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
 
     if mode not in (None, "min", "max"):
         raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
-    if max_concurrent_trials is not None and (not isinstance(max_concurrent_trials, int) or max_concurrent_trials < 1):
-        raise TuneError(f"max_concurrent_trials must be None or an integer >= 1, got {max_concurrent_trials!r}")
+    _check_run_numbers("tune.run", verbose=verbose, server_port=server_port,
+                       max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s)
     if isinstance(run_or_experiment, Experiment):
         _check_no_spec_options(run_or_experiment, locals())
         experiment = run_or_experiment

@@ -17,6 +17,7 @@ from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
+from tunelab.metrics import BadMetricError
 from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
 from tunelab.stopper import Stopper
@@ -361,6 +362,10 @@ class Controller:
         try:
             try:
                 decision = self._decide(trial, result)
+            except BadMetricError as exc:  # this trial's result is unusable: it fails, the others go on
+                trial.update_last_result(result)
+                self._on_failure(trial, f"BadMetricError: {exc}", retry=False)
+                return
             except TuneError:
                 trial.update_last_result(result)
                 raise
@@ -468,13 +473,18 @@ class Controller:
         try:
             self.scheduler.on_trial_complete(self, trial, result)
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
+        except BadMetricError as exc:
+            self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
+            return
         finally:
             self._current = None
         self._running -= 1
         self._end(trial, Trial.TERMINATED)
         self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
 
-    def _on_failure(self, trial: Trial, text: str, released: bool = False) -> None:
+    def _on_failure(self, trial: Trial, text: str, released: bool = False, retry: bool = True) -> None:
+        """The trial failed: write the error, then rerun it (up to `max_failures`, and only if `retry`:
+        a deterministic fault such as a non-numeric metric would fail again) or end it as ERROR."""
         trial.num_failures += 1
         self._changed = True
         write_error(trial, text)
@@ -482,7 +492,7 @@ class Controller:
             if not released:
                 self.executor.stop_trial(trial)
             self._running -= 1
-        if trial.num_failures <= trial.max_failures:
+        if retry and trial.num_failures <= trial.max_failures:
             trial.status = Trial.PENDING
             self._journal_status(trial)
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)

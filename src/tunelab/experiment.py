@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from tunelab.error import TuneError
 from tunelab.registry import trainable_name_for
 from tunelab.resources import resources_from_dict
+from tunelab.validation import check_number, check_picklable
 
 SPEC_KEYS = (
     "run", "stop", "config", "resources_per_trial", "num_samples", "local_dir", "checkpoint_freq",
@@ -70,16 +71,11 @@ class Experiment:
         if repeat is not None:
             warnings.warn("'repeat' is deprecated, use 'num_samples'", DeprecationWarning, stacklevel=3)
             num_samples = repeat
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise TuneError(f"Experiment {name!r}: num_samples must be an integer >= 1, got {num_samples!r}")
-        for key, value in (("checkpoint_freq", checkpoint_freq), ("max_failures", max_failures)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise TuneError(f"Experiment {name!r}: {key} must be an integer >= 0, got {value!r}")
-        if keep_checkpoints_num is not None and (isinstance(keep_checkpoints_num, bool)
-                                                 or not isinstance(keep_checkpoints_num, int)
-                                                 or keep_checkpoints_num < 1):
-            raise TuneError(f"Experiment {name!r}: keep_checkpoints_num must be None or an integer >= 1, "
-                            f"got {keep_checkpoints_num!r}")
+        check_number(f"Experiment {name!r}: num_samples", num_samples, minimum=1, integer=True)
+        check_number(f"Experiment {name!r}: checkpoint_freq", checkpoint_freq, minimum=0, integer=True)
+        check_number(f"Experiment {name!r}: max_failures", max_failures, minimum=0, integer=True)
+        check_number(f"Experiment {name!r}: keep_checkpoints_num", keep_checkpoints_num, minimum=1, integer=True,
+                     allow_none=True)
         for option, text in (("local_dir", local_dir), ("restore", restore), ("upload_dir", upload_dir),
                              ("checkpoint_score_attr", checkpoint_score_attr)):
             if text is not None and not isinstance(text, str):
@@ -89,6 +85,7 @@ class Experiment:
         if config is not None and not isinstance(config, dict):
             raise TuneError(f"Experiment {name!r}: config must be a dict, got {type(config).__name__}")
         config = copy.copy(config) if config else {}
+        check_picklable(config, "config")
         if env is not None:
             config["env"] = env
         from tunelab.stopper import make_stopper

@@ -11,6 +11,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from tunelab import metrics
 from tunelab.error import TuneError
 
 if TYPE_CHECKING:
@@ -46,17 +47,8 @@ def _check_mode(mode: str | None) -> None:
         raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
 
 
-def _usable(value: float | None) -> bool:
-    return value is not None and not math.isnan(value) and not math.isinf(value)
-
-
-def _number(value: Any) -> float | None:
-    """`value` as a float when it is a number (numpy included, booleans not), else None."""
-    import numbers
-
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    return None
+_usable = metrics.is_usable  # finite numbers only: NaN/inf points are left out of plots
+_number = metrics.as_number  # numbers (numpy included, booleans not) as float, else None
 
 
 def _reported_numbers(analysis: "ExperimentAnalysis") -> str:

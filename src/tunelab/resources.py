@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from tunelab.error import TuneError
+from tunelab.validation import check_number
 
 RESOURCE_KEYS = ("cpu", "gpu", "extra_cpu", "extra_gpu", "custom_resources")
 
@@ -72,6 +73,4 @@ def resources_from_dict(spec: Mapping[str, Any] | Resources | None) -> Resources
 
 
 def _check_amount(key: str, value: Any) -> None:
-    from tunelab.validation import check_number
-
-    check_number("resources_per_trial", key, value, low=0)
+    check_number(f"Resource {key} in resources_per_trial", value, minimum=0)

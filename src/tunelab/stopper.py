@@ -1,10 +1,12 @@
 """Stop rules: the `stop` spec as a dict of thresholds, a callable, or a `Stopper` object."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable, Mapping
 
 from tunelab.error import TuneError
+from tunelab.metrics import as_number, require_number
 
 
 class Stopper:
@@ -65,12 +67,15 @@ class CombinedStopper(Stopper):
 
 
 class DictStopper(Stopper):
-    """The seed's rule: stop when any `result[key] >= threshold`. A key never reported is an error."""
+    """The seed's rule: stop when any `result[key] >= threshold`. A key never reported is an error; a
+    reported value that is not a number fails that trial (`BadMetricError`); NaN never meets a threshold."""
 
     def __init__(self, criteria: Mapping[str, Any]):
         for key, value in criteria.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TuneError(f"stop criterion {key!r} must be a number (stop when result[{key!r}] >= it), got {value!r}")
+            number = as_number(value)
+            if number is None or math.isnan(number):
+                raise TuneError(f"stop criterion {key!r} must be a number, not NaN (the trial stops when "
+                                f"result[{key!r}] >= it; float('inf') never stops), got {value!r}")
         self.criteria = dict(criteria)
 
     def __call__(self, trial_id: str, result: dict) -> bool:
@@ -81,7 +86,7 @@ class DictStopper(Stopper):
                     f"it reported: {sorted(k for k in result if k != 'config')}"
                 )
             value = result[key]
-            if value is not None and value >= threshold:
+            if value is not None and require_number(value, key, f"stop criterion {key!r}") >= threshold:
                 return True
         return False
 

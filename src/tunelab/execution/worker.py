@@ -185,7 +185,7 @@ class _Worker:
                 session.report(returned)
             except session_mod.StopTrial:
                 return
-        if not session.reported:
+        if not session.reported and checkpoint is None:  # a restored trial reported before its checkpoint
             from tunelab.error import TuneError
 
             raise TuneError("Trial finished without reporting result! Call reporter(...) or tunelab.report(...) at least once.")

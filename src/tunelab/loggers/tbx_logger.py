@@ -9,6 +9,7 @@ links each metric to its scalar curve.
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 import itertools
 import sys
@@ -175,7 +176,11 @@ class _EventWriter:
             head = heads.get(key)
             if head is None:
                 head = heads[key] = _scalar_head(TAG_PREFIX + key)
-            parts.append(head + _FLOAT.pack(value))
+            try:
+                packed = _FLOAT.pack(value)
+            except OverflowError:  # beyond float32 (e.g. 1e308): TensorBoard's own add_scalar shows it as inf
+                packed = _FLOAT.pack(math.copysign(math.inf, value))
+            parts.append(head + packed)
         summary = b"".join(parts)
         event = b"\x09" + _DOUBLE.pack(time.time())
         if step is not None:

@@ -11,7 +11,9 @@ one bracket and its score is recorded at each rung it passes.
   synchronous rule), and once nothing is promotable the remaining paused trials are stopped, so an
   experiment with a finite number of trials always ends.
 
-Trials reaching `max_t` STOP (unless `stop_last_trials=False`).
+Trials reaching `max_t` STOP (unless `stop_last_trials=False`). A NaN or infinite metric value is the
+worst possible score (`tunelab.metrics`): such a trial is stopped (or, with promotion, never promoted) at
+the first rung where its latest value is unusable, and its -inf entry keeps every cutoff a number.
 """
 from __future__ import annotations
 
@@ -22,11 +24,18 @@ import random
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
 
 _TYPES = ("stopping", "promotion")
+
+
+def _below(score: float, cutoff: float | None) -> bool:
+    """Whether a score at a rung is cut: below the cutoff, or unusable (NaN, inf: `WORST_SCORE`) even as
+    the first at its rung, since the worst possible value can never rank in the top `1/rf`."""
+    return score == WORST_SCORE or (cutoff is not None and score < cutoff)
 
 
 class _Rung:
@@ -53,6 +62,8 @@ class _Rung:
         position = (1 - 1 / rf) * (len(values) - 1)
         low = math.floor(position)
         high = min(low + 1, len(values) - 1)
+        if values[low] == WORST_SCORE:  # interpolating from -inf is -inf (the formula would give NaN)
+            return WORST_SCORE
         return values[low] + (values[high] - values[low]) * (position - low)
 
     def rank(self, score: float) -> int:
@@ -134,15 +145,15 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         owner = builtins.type(self).__name__
         if type not in _TYPES:
             raise TuneError(f"{owner}: type must be one of {_TYPES}, got {type!r}")
-        check_key(owner, "time_attr", time_attr)
-        check_number(owner, "max_t", max_t, low=0, low_open=True)
+        check_key(f"{owner}(time_attr=...)", time_attr)
+        check_number(f"{owner}(max_t=...)", max_t, above=0)
         if grace_period is None:
             grace_period = min(self.DEFAULT_GRACE_PERIOD, max_t)
-        check_number(owner, "grace_period", grace_period, low=0, low_open=True)
+        check_number(f"{owner}(grace_period=...)", grace_period, above=0)
         if grace_period > max_t:
             raise TuneError(f"{owner}: grace_period={grace_period!r} must not exceed max_t={max_t!r}")
-        check_number(owner, "reduction_factor", reduction_factor, low=1, low_open=True)
-        check_number(owner, "brackets", brackets, low=1, integer=True)
+        check_number(f"{owner}(reduction_factor=...)", reduction_factor, above=1)
+        check_number(f"{owner}(brackets=...)", brackets, minimum=1, integer=True)
         self._objective = Objective(owner, metric, mode, reward_attr)
         self._time_attr = time_attr
         self._max_t = max_t
@@ -215,7 +226,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                 continue
             cutoff = rung.cutoff(self._rf)
             rung.record(trial.trial_id, score)
-            return TrialScheduler.STOP if cutoff is not None and score < cutoff else TrialScheduler.CONTINUE
+            return TrialScheduler.STOP if _below(score, cutoff) else TrialScheduler.CONTINUE
         return TrialScheduler.CONTINUE
 
     # -- promotion ---------------------------------------------------------------------------------
@@ -250,6 +261,8 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         `choose_trial_to_run`, which the controller calls after adding trials, can tell the end."""
         if not self._record_passed(trial, time, score):
             return TrialScheduler.CONTINUE
+        if score == WORST_SCORE:
+            return TrialScheduler.STOP  # unusable (NaN): never promotable, so no point pausing it
         pick = self._promotion_pick(runner, current=trial, endgame=False)
         return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
 
@@ -277,8 +290,8 @@ class AsyncHyperBandScheduler(FIFOScheduler):
     def _best_waiting(self, runner: Any, rung: _Rung, current: Trial | None, quota: int) -> Trial | None:
         """The best trial waiting at `rung` that ranks within `quota` and fits, or None."""
         for negative_score, _, trial_id in rung.at_level:
-            if rung.rank(-negative_score) >= quota:
-                return None  # the rest rank lower still
+            if rung.rank(-negative_score) >= quota or -negative_score == WORST_SCORE:
+                return None  # the rest rank lower still; an unusable (NaN) score is never promoted
             trial = self._trials.get(trial_id)
             if trial is not None and (trial is current or (trial.status == Trial.PAUSED and (
                     runner is None or runner.has_resources(trial.resources)))):

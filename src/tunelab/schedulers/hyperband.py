@@ -170,9 +170,9 @@ class HyperBandScheduler(FIFOScheduler):
         stop_last_trials: bool = True,
         bracket_order: str = "aggressive_first",
     ):
-        check_key("HyperBandScheduler", "time_attr", time_attr)
-        check_number("HyperBandScheduler", "max_t", max_t, low=0, low_open=True)
-        check_number("HyperBandScheduler", "reduction_factor", reduction_factor, low=1, low_open=True)
+        check_key("HyperBandScheduler(time_attr=...)", time_attr)
+        check_number("HyperBandScheduler(max_t=...)", max_t, above=0)
+        check_number("HyperBandScheduler(reduction_factor=...)", reduction_factor, above=1)
         if bracket_order not in BRACKET_ORDERS:
             raise TuneError(f"HyperBandScheduler: bracket_order must be one of "
                             f"{', '.join(map(repr, BRACKET_ORDERS))}, got {bracket_order!r}")

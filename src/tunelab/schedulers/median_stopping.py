@@ -7,6 +7,7 @@ from array import array
 from bisect import bisect_right
 from typing import Any
 
+from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
@@ -18,18 +19,25 @@ class _History:
     """One trial's `(time, score)` results, kept compact: times plus running sums of the scores.
 
     The mean score over results with time <= t is then one binary search while times increase (the
-    normal case); a trial restored to an earlier point makes it fall back to a scan.
+    normal case); a trial restored to an earlier point makes it fall back to a scan. Unusable scores
+    (NaN, inf: `WORST_SCORE`) are kept apart: they never enter a sum, so one NaN cannot turn a trial's
+    mean (and with it the median) into -inf for good; a trial with only unusable scores up to t has the
+    worst mean.
     """
 
-    __slots__ = ("times", "sums", "best", "ordered")
+    __slots__ = ("times", "sums", "best", "ordered", "worst_times")
 
     def __init__(self) -> None:
         self.times = array("d")
         self.sums = array("d")
-        self.best = float("-inf")
+        self.best = WORST_SCORE
         self.ordered = True
+        self.worst_times = array("d")
 
     def add(self, time: float, score: float) -> None:
+        if score == WORST_SCORE:
+            self.worst_times.append(time)
+            return
         if self.times and time < self.times[-1]:
             self.ordered = False
         self.times.append(time)
@@ -37,22 +45,28 @@ class _History:
         self.best = max(self.best, score)
 
     def mean_until(self, time: float) -> float | None:
-        """Mean score over the results with time <= `time`; None if there are none."""
+        """Mean usable score over the results with time <= `time`; `WORST_SCORE` if those results were
+        all unusable; None if there are none."""
         if self.ordered:
             count = bisect_right(self.times, time)
-            return self.sums[count - 1] / count if count else None
-        picked = [self.sums[i] - (self.sums[i - 1] if i else 0.0)
-                  for i, t in enumerate(self.times) if t <= time]
-        return sum(picked) / len(picked) if picked else None
+            mean = self.sums[count - 1] / count if count else None
+        else:
+            picked = [self.sums[i] - (self.sums[i - 1] if i else 0.0)
+                      for i, t in enumerate(self.times) if t <= time]
+            mean = sum(picked) / len(picked) if picked else None
+        if mean is None and any(t <= time for t in self.worst_times):
+            return WORST_SCORE
+        return mean
 
     def to_state(self) -> tuple:
-        return list(self.times), list(self.sums), self.best, self.ordered
+        return list(self.times), list(self.sums), self.best, self.ordered, list(self.worst_times)
 
     @classmethod
     def from_state(cls, state: tuple) -> "_History":
         history = cls()
-        times, sums, history.best, history.ordered = state
+        times, sums, history.best, history.ordered = state[:4]
         history.times, history.sums = array("d", times), array("d", sums)
+        history.worst_times = array("d", state[4] if len(state) > 4 else [])  # snapshots before NaN handling
         return history
 
 
@@ -66,9 +80,11 @@ class MedianStoppingRule(FIFOScheduler):
     after running that long while too few trials have finished (time-sharing).
 
     Scores use `metric`/`mode` (or the seed's `reward_attr`, maximised); the default is
-    `episode_reward_mean`, maximised. The positional order is the seed's `(time_attr, reward_attr,
-    grace_period, min_samples_required, hard_stop, verbose)`; `verbose` (default True, as in 2018) logs
-    each early stop (logger `tunelab.schedulers.median_stopping`, INFO) with the trial's best score and the median.
+    `episode_reward_mean`, maximised. NaN or infinite values count as the worst possible score: a trial
+    that reported nothing else by the end of `grace_period` is stopped then, median or not. The positional
+    order is the seed's `(time_attr, reward_attr, grace_period, min_samples_required, hard_stop, verbose)`;
+    `verbose` (default True, as in 2018) logs each early stop (logger `tunelab.schedulers.median_stopping`,
+    INFO) with the trial's best score and the median.
     """
 
     def __init__(
@@ -85,10 +101,10 @@ class MedianStoppingRule(FIFOScheduler):
         min_time_slice: float = 0,
     ):
         owner = "MedianStoppingRule"
-        check_key(owner, "time_attr", time_attr)
-        check_number(owner, "grace_period", grace_period, low=0)
-        check_number(owner, "min_time_slice", min_time_slice, low=0)
-        check_number(owner, "min_samples_required", min_samples_required, low=1, integer=True)
+        check_key(f"{owner}(time_attr=...)", time_attr)
+        check_number(f"{owner}(grace_period=...)", grace_period, minimum=0)
+        check_number(f"{owner}(min_time_slice=...)", min_time_slice, minimum=0)
+        check_number(f"{owner}(min_samples_required=...)", min_samples_required, minimum=1, integer=True)
         self._objective = Objective(owner, metric, mode, reward_attr)
         self._verbose = bool(verbose)
         self._time_attr = time_attr
@@ -113,16 +129,17 @@ class MedianStoppingRule(FIFOScheduler):
         if time <= self._grace_period:
             return TrialScheduler.CONTINUE
         median = self._median_until(time)
-        if median is None:
+        if median is None and history.best != WORST_SCORE:
             return self._maybe_yield(runner, trial, time)
-        if history.best < median:
+        if history.best == WORST_SCORE or history.best < median:  # only unusable (NaN) scores: below any median
             self._stopped.add(trial.trial_id)
             self._num_stopped += 1
             if self._verbose:
                 sign = self._objective.sign  # scores are negated for mode="min": log the metric's values
                 logger.info("MedianStoppingRule: %s trial %s with best %s=%s and median=%s",
                             "stopping" if self._hard_stop else "pausing", trial, self._objective.metric,
-                            sign * history.best, sign * median)
+                            "unusable (NaN/inf only)" if history.best == WORST_SCORE else sign * history.best,
+                            None if median is None else sign * median)
             if self._hard_stop:
                 del self._histories[trial.trial_id]  # never completes, never counts: drop it
                 return TrialScheduler.STOP

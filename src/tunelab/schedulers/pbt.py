@@ -15,6 +15,7 @@ import random
 from typing import Any, Callable, Mapping, Sequence
 
 from tunelab.error import TuneError
+from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
@@ -212,14 +213,14 @@ class PopulationBasedTraining(FIFOScheduler):
             raise TuneError(f"PopulationBasedTraining: hyperparam_mutations must be a dict, got {hyperparam_mutations!r}")
         _check_mutations(hyperparam_mutations)
         if custom_explore_fn is not None and not callable(custom_explore_fn):
-            raise TuneError(f"PopulationBasedTraining: custom_explore_fn must be a function config -> config, "
+            raise TuneError(f"PopulationBasedTraining(custom_explore_fn=...) must be a function config -> config, "
                             f"got {custom_explore_fn!r}")
-        check_key(owner, "time_attr", time_attr)
-        check_number(owner, "perturbation_interval", perturbation_interval, low=0, low_open=True)
-        check_number(owner, "burn_in_period", burn_in_period, low=0)
-        check_number(owner, "quantile_fraction", quantile_fraction, low=0, high=0.5, low_open=True)
-        check_number(owner, "resample_probability", resample_probability, low=0, high=1)
-        check_numbers(owner, "perturbation_factors", perturbation_factors, low=0)
+        check_key(f"{owner}(time_attr=...)", time_attr)
+        check_number(f"{owner}(perturbation_interval=...)", perturbation_interval, above=0)
+        check_number(f"{owner}(burn_in_period=...)", burn_in_period, minimum=0)
+        check_number(f"{owner}(quantile_fraction=...)", quantile_fraction, above=0, maximum=0.5)
+        check_number(f"{owner}(resample_probability=...)", resample_probability, minimum=0, maximum=1)
+        check_numbers(f"{owner}(perturbation_factors=...)", perturbation_factors, minimum=0)
         self._objective = Objective("PopulationBasedTraining", metric, mode, reward_attr)
         self._time_attr = time_attr
         self._perturbation_interval = perturbation_interval
@@ -292,7 +293,8 @@ class PopulationBasedTraining(FIFOScheduler):
         if len(trials) <= 1:
             return [], []
         count = min(math.ceil(len(trials) * self._quantile_fraction), len(trials) // 2)
-        return trials[:count], trials[-count:]
+        top = [t for t in trials[-count:] if self._trial_state[t].last_score != WORST_SCORE]
+        return trials[:count], top  # an unusable (NaN) score is never a donor
 
     def _checkpoint_or_exploit(self, runner: Any, trial: Trial, time: float, lower: list[Trial],
                                upper: list[Trial], current: Trial) -> None:

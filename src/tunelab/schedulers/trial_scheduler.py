@@ -1,8 +1,10 @@
 """The scheduler contract: what the controller asks a scheduler, and the three decisions it may give."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 
 if TYPE_CHECKING:
@@ -104,8 +106,8 @@ class Objective:
         from tunelab.validation import check_key
 
         self._owner = owner
-        check_key(owner, "metric", metric, allow_none=True)
-        check_key(owner, "reward_attr", reward_attr, allow_none=True)
+        check_key(f"{owner}(metric=...)", metric, allow_none=True)
+        check_key(f"{owner}(reward_attr=...)", reward_attr, allow_none=True)
         mode = TrialScheduler._resolve_mode(mode)
         if reward_attr is not None:
             if metric is not None and metric != reward_attr:
@@ -140,14 +142,15 @@ class Objective:
         return True
 
     def score(self, result: dict) -> float | None:
-        """The result's score (higher is better), or None when the metric is missing."""
+        """The result's score (higher is better), or None when the metric is missing.
+
+        NaN and infinities score `WORST_SCORE` (see `tunelab.metrics`); a value that is not a number
+        raises `BadMetricError`, which fails that trial only.
+        """
         value = result.get(self.metric)
         if value is None:
             return None
-        try:
-            return self.sign * float(value)
-        except (TypeError, ValueError):
-            raise TuneError(f"{self._owner}: metric {self.metric!r} must be a number, got {value!r}") from None
+        return metrics.score(metrics.require_number(value, self.metric, self._owner), self.mode)
 
     def read(self, trial: "Trial", result: dict, time_attr: str, strict: bool | None = None) -> tuple[float, float] | None:
         """`(time, score)` of a result, or None when either is missing.
@@ -158,7 +161,10 @@ class Objective:
         """
         time, score = result.get(time_attr), self.score(result)
         if time is not None and score is not None:
-            return float(time), score
+            number = metrics.require_number(time, time_attr, self._owner)
+            if math.isnan(number):  # progress must be ordered: a NaN time would pass every rung at once
+                raise metrics.BadMetricError(f"{self._owner}: the reported {time_attr!r} (time_attr) must not be NaN")
+            return number, score
         first = not getattr(trial, "last_result", None)
         if strict or (strict is None and first):
             missing = [key for key in (self.metric, time_attr) if result.get(key) is None]

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import shutil
 from typing import TYPE_CHECKING
 
+from tunelab import metrics
 from tunelab.trainable.checkpoint import Checkpoint
 
 MAX_LOGDIR_LEN = 200
@@ -70,12 +70,8 @@ class CheckpointKeeper:
     def add(self, path: str, result: dict) -> None:
         if any(p == path for _, p in self.kept):
             self.kept = [(s, p) for s, p in self.kept if p != path]
-        score = result.get(self.score_attr)
-        if not isinstance(score, (int, float)) or (isinstance(score, float) and math.isnan(score)):
-            score = -math.inf
-        elif self.mode_min:
-            score = -score
-        self.kept.append((float(score), path))
+        score = metrics.score(result.get(self.score_attr), "min" if self.mode_min else "max")
+        self.kept.append((score, path))  # NaN/inf/non-numbers: the worst, so the first to go
         if self.keep is None or len(self.kept) <= self.keep:
             return
         best = sorted(self.kept, key=lambda sp: sp[0], reverse=True)[: self.keep]

@@ -39,7 +39,7 @@ class BasicVariantGenerator(SearchAlgorithm):
             raise TuneError(f"BasicVariantGenerator: the first argument must be points_to_evaluate (a list of config "
                             "dicts) or, in the pre-seed form, the experiments ({name: spec}, an Experiment or a list "
                             f"of them); got {points_to_evaluate!r}")
-        check_number("BasicVariantGenerator", "max_concurrent", max_concurrent, low=0, integer=True)
+        check_number("BasicVariantGenerator(max_concurrent=...)", max_concurrent, minimum=0, integer=True)
         self._points = [dict(p) for p in (points_to_evaluate or [])]
         self._random = _make_random(random_state)
         self._initial_random_state = self._random.getstate()

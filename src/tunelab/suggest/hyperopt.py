@@ -9,6 +9,7 @@ import math
 from functools import partial
 from typing import Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -80,7 +81,7 @@ class HyperOptSearch(Searcher):
                 raise TuneError(f"HyperOptSearch: got max_concurrent twice ({metric!r} as the second argument, "
                                 "the seed's positional order, and as a keyword)")
             metric, max_concurrent, mode, reward_attr = None, metric, None, mode
-        check_key("HyperOptSearch", "reward_attr", reward_attr, allow_none=True)
+        check_key("HyperOptSearch(reward_attr=...)", reward_attr, allow_none=True)
         if space is not None and not isinstance(space, (dict, hyperopt.pyll.Apply)):
             raise TuneError(f"HyperOptSearch: space must be a dict (of tunelab domains or hyperopt expressions) or "
                             f"a hyperopt expression, got {space!r}")
@@ -91,10 +92,10 @@ class HyperOptSearch(Searcher):
             metric, mode = reward_attr, "max"
         super().__init__(metric, mode)
         self._check_single_metric()
-        check_number("HyperOptSearch", "max_concurrent", max_concurrent, low=0, integer=True, allow_none=True)
-        check_number("HyperOptSearch", "n_initial_points", n_initial_points, low=0, integer=True)
-        check_number("HyperOptSearch", "gamma", gamma, low=0, high=1, low_open=True)
-        check_number("HyperOptSearch", "random_state_seed", random_state_seed, integer=True, allow_none=True)
+        check_number("HyperOptSearch(max_concurrent=...)", max_concurrent, minimum=0, integer=True, allow_none=True)
+        check_number("HyperOptSearch(n_initial_points=...)", n_initial_points, minimum=0, integer=True)
+        check_number("HyperOptSearch(gamma=...)", gamma, above=0, maximum=1)
+        check_number("HyperOptSearch(random_state_seed=...)", random_state_seed, integer=True, allow_none=True)
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"HyperOptSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
@@ -203,12 +204,19 @@ class HyperOptSearch(Searcher):
         if doc is None:
             return
         values = None if error else self.metric_values(result)
-        if values is None or math.isnan(values[0]):
+        if values is None:
             doc["state"] = hyperopt.JOB_STATE_ERROR
             doc["misc"]["error"] = ("TuneError", "the trial failed or did not report the metric")
             self._trials.refresh()
-            if values is None and not error and result is not None:
+            if not error and result is not None:
                 raise self.missing_metric_error(trial_id, result)
+            return
+        if not metrics.is_usable(values[0]):
+            # NaN/inf/non-number: hyperopt's documented answer for "the function is undefined here" is
+            # STATUS_FAIL; TPE then learns only from STATUS_OK losses (see tunelab.metrics)
+            doc["result"] = {"status": hyperopt.STATUS_FAIL, "failure": f"unusable metric value {values[0]!r}"}
+            doc["state"] = hyperopt.JOB_STATE_DONE
+            self._trials.refresh()
             return
         loss = -values[0] if self.mode == "max" else values[0]
         doc["result"] = {"loss": loss, "status": hyperopt.STATUS_OK}

@@ -18,7 +18,7 @@ class ConcurrencyLimiter(WrapperSearcher):
 
     def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False):
         super().__init__(searcher)
-        check_number("ConcurrencyLimiter", "max_concurrent", max_concurrent, low=1, integer=True)
+        check_number("ConcurrencyLimiter(max_concurrent=...)", max_concurrent, minimum=1, integer=True)
         self.max_concurrent = max_concurrent
         self.batch = batch
         self.live_trials: set[str] = set()

@@ -5,9 +5,9 @@ optuna is imported when an OptunaSearch is built, never by `import tunelab.sugge
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -51,8 +51,8 @@ class OptunaSearch(Searcher):
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"OptunaSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
-        check_number("OptunaSearch", "max_concurrent", max_concurrent, low=0, integer=True, allow_none=True)
-        check_number("OptunaSearch", "seed", seed, integer=True, allow_none=True)
+        check_number("OptunaSearch(max_concurrent=...)", max_concurrent, minimum=0, integer=True, allow_none=True)
+        check_number("OptunaSearch(seed=...)", seed, integer=True, allow_none=True)
         self._sampler = sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed)
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._max_concurrent = max_concurrent or None
@@ -127,7 +127,9 @@ class OptunaSearch(Searcher):
         if trial is None:
             return
         values = None if error else self.metric_values(result)
-        if values is None or any(math.isnan(v) for v in values):
+        if values is None or not all(metrics.is_usable(v) for v in values):
+            # NaN/inf/non-numbers: Optuna itself turns a NaN objective into FAIL; we do the same for all
+            # unusable values so they never steer TPE (see tunelab.metrics)
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
             if values is None and not error and result is not None:
                 raise self.missing_metric_error(trial_id, result)
@@ -141,7 +143,7 @@ class OptunaSearch(Searcher):
         if trial is None:
             return
         values = self.metric_values(result)
-        if values is not None and not isinstance(self.metric, list) and not math.isnan(values[0]):
+        if values is not None and not isinstance(self.metric, list) and metrics.is_usable(values[0]):
             trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
         self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 

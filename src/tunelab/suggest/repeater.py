@@ -35,7 +35,7 @@ class Repeater(WrapperSearcher):
 
     def __init__(self, searcher: Searcher, repeat: int = 1, set_index: bool = True):
         super().__init__(searcher)
-        check_number("Repeater", "repeat", repeat, low=1, integer=True)
+        check_number("Repeater(repeat=...)", repeat, minimum=1, integer=True)
         self.repeat = repeat
         self._set_index = set_index
         self._current: _TrialGroup | None = None

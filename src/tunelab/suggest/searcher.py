@@ -10,12 +10,14 @@ SearchGenerator, so a new searcher is a few dozen lines. The search-space helper
 from __future__ import annotations
 
 import copy
+import math
 import os
 import random
 import tempfile
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
@@ -129,13 +131,18 @@ class Searcher:
         self._metric, self._mode = _check_metric_mode(type(self).__name__, new_metric, new_mode)
 
     def metric_values(self, result: dict | None) -> list[float] | None:
-        """The values of the searcher's metric(s) in `result`, or None when one is missing."""
+        """The values of the searcher's metric(s) in `result`, or None when one is missing.
+
+        A value that is not a number comes back as NaN: like NaN and infinities it is unusable
+        (`tunelab.metrics.is_usable`), and searchers tell such a trial as failed.
+        """
         if not result or self.metric is None:
             return None
         names = self.metric if isinstance(self.metric, list) else [self.metric]
         if any(result.get(name) is None for name in names):
             return None
-        return [float(result[name]) for name in names]
+        numbers = [metrics.as_number(result[name]) for name in names]
+        return [math.nan if number is None else number for number in numbers]
 
     def missing_metric_error(self, trial_id: str, result: dict | None) -> TuneError:
         """The error for a trial that completed normally without reporting the metric."""
@@ -152,7 +159,7 @@ def _check_metric_mode(owner: str, metric: Any, mode: Any) -> tuple[Any, Any]:
     """Validate a metric/mode pair: one name and "min"/"max", or lists of equal length."""
     metrics = metric if isinstance(metric, (list, tuple)) else [metric]
     for one in metrics:
-        check_key(owner, "metric", one, allow_none=not isinstance(metric, (list, tuple)))
+        check_key(f"{owner}(metric=...)", one, allow_none=not isinstance(metric, (list, tuple)))
     modes = mode if isinstance(mode, (list, tuple)) else [mode]
     for one in modes:
         if one not in (None,) + MODES:
@@ -310,7 +317,8 @@ class SuggestionAlgorithm(SearchGenerator):
 
     def __init__(self, max_concurrent: int | None = None, metric: str | None = None, mode: str | None = None):
         super().__init__(_OwnSuggestions(self, metric, mode))
-        check_number(type(self).__name__, "max_concurrent", max_concurrent, low=1, integer=True, allow_none=True)
+        check_number(f"{type(self).__name__}(max_concurrent=...)", max_concurrent, minimum=1, integer=True,
+                     allow_none=True)
         self._suggestion_limit = max_concurrent
 
     def _suggest(self, trial_id: str) -> dict | None:

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 from tunelab.error import RecursiveDependencyError, TuneError
 from tunelab.suggest.domains import Domain, Function, function, grid_search  # noqa: F401 - seed names here
+from tunelab.validation import check_picklable
 
 _MAX_RESOLUTION_PASSES = 20
 _TAG_SKIPPED_ROOTS = ("run", "env", "resources_per_trial", "trial_resources", "resources")
@@ -59,8 +60,18 @@ def _clean_value(value: Any) -> str:
     return str(value).replace("/", "_")
 
 
+def _copy_spec(spec: dict) -> dict:
+    """A deep copy of the spec; a value that cannot be copied (a lock, a socket, possibly returned by a
+    `sample_from` function) becomes a TuneError naming its key path."""
+    try:
+        return copy.deepcopy(spec)
+    except Exception:
+        check_picklable(spec.get("config", spec), "config" if "config" in spec else "spec")
+        raise
+
+
 def _generate_variants(spec: dict, random_state: random.Random | None) -> Iterator[tuple[dict, dict]]:
-    spec = copy.deepcopy(spec)
+    spec = _copy_spec(spec)
     unresolved = _unresolved_values(spec)
     if not unresolved:
         yield {}, spec
