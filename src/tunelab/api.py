@@ -146,42 +146,46 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
     state = ExperimentState(experiments, search_alg, scheduler)
-    resuming = mode_name is not None and state.has_state()
-    if mode_name not in (None, "auto") and not resuming:
-        paths = ", ".join(e.path for e in experiments)
-        raise TuneError(f"resume={resume!r}: no experiment state to resume at {paths}; run without resume "
-                        "(or with resume='AUTO') to start it")
-    restored = None
-    if resuming:
-        errored = {"resume_errored": "resume", "restart_errored": "restart"}.get(mode_name or "")
-        restored = state.load(errored)
-        snapshot = restored[1]
-        if snapshot is not None and snapshot.get("search") is not None:
-            search_alg.restore_state(snapshot["search"])
-    state.start(fresh=not resuming)
-    total = getattr(search_alg, "total_samples", None) or None
-    reporter, print_status = _progress(verbose, metric, mode, total)
-    all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
-    controller = Controller(
-        search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
-        max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
-        status_printer=print_status,
-        status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
-        state=state,
-    )
-    if restored is not None:
-        controller.restore_trials(*restored)
-    if not with_server:
-        return _run_interruptible(controller, experiments)
-    from tunelab.server import TuneServer
-
+    state.acquire()  # one driver per experiment folder, until this call returns
     try:
-        server = TuneServer(controller, port=server_port)
-    except TuneError:
-        state.close()  # nothing ran: release the journal as controller.run() would have
-        raise
-    with server:  # shut down when the experiment ends, errors included
-        return _run_interruptible(controller, experiments)
+        resuming = mode_name is not None and state.has_state()
+        if mode_name not in (None, "auto") and not resuming:
+            paths = ", ".join(e.path for e in experiments)
+            raise TuneError(f"resume={resume!r}: no experiment state to resume at {paths}; run without resume "
+                            "(or with resume='AUTO') to start it")
+        restored = None
+        if resuming:
+            errored = {"resume_errored": "resume", "restart_errored": "restart"}.get(mode_name or "")
+            restored = state.load(errored)
+            snapshot = restored[1]
+            if snapshot is not None and snapshot.get("search") is not None:
+                search_alg.restore_state(snapshot["search"])
+        state.start(fresh=not resuming)
+        total = getattr(search_alg, "total_samples", None) or None
+        reporter, print_status = _progress(verbose, metric, mode, total)
+        all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
+        controller = Controller(
+            search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
+            max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
+            status_printer=print_status,
+            status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
+            state=state,
+        )
+        if restored is not None:
+            controller.restore_trials(*restored)
+        if not with_server:
+            return _run_interruptible(controller, experiments)
+        from tunelab.server import TuneServer
+
+        try:
+            server = TuneServer(controller, port=server_port)
+        except TuneError:
+            state.close()  # nothing ran: release the journal as controller.run() would have
+            raise
+        with server:  # shut down when the experiment ends, errors included
+            return _run_interruptible(controller, experiments)
+    finally:
+        state.release()
 
 
 def _run_interruptible(controller: Controller, experiments: list[Experiment]) -> list[Trial]:

@@ -219,10 +219,12 @@ class Controller:
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> list[Trial]:
+        failed = True
         try:
             self.callbacks.setup()
             while not self.is_finished():
                 self.step()
+            failed = False
         except (CallbackError, OSError) as exc:
             self._abort()
             raise TuneError(
@@ -234,10 +236,22 @@ class Controller:
             raise
         finally:
             self._print_status(final=True)
-            if self.state is not None:
-                self.state.close()
+            self._close_state(failed)
             self.callbacks.on_experiment_end(self._trials)
         return self._trials
+
+    def _close_state(self, failed: bool) -> None:
+        """The final snapshot and the release of the journal and lock. After an error, a failure here
+        (the same full disk, say) is logged so the first error is the one the user sees."""
+        if self.state is None:
+            return
+        if not failed:
+            self.state.close()
+            return
+        try:
+            self.state.close()
+        except Exception:  # noqa: BLE001 - the error that stopped the run goes on
+            logger.warning("could not save the final experiment snapshot", exc_info=True)
 
     def step(self) -> None:
         """Refill trials, start what fits, then process the next batch of executor events."""
