@@ -18,6 +18,7 @@ from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.schedulers.trial_scheduler import TrialScheduler
+from tunelab.storage.lines import storage_error
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
 from tunelab.stopper import Stopper
 from tunelab.suggest.search import SearchAlgorithm
@@ -227,6 +228,11 @@ class Controller:
             failed = False
         except (CallbackError, OSError) as exc:
             self._abort()
+            cause = exc.__cause__ if isinstance(exc, CallbackError) else exc
+            if isinstance(cause, TuneError):  # a logger's own clear error (a full disk, say)
+                raise TuneError(str(cause)) from (cause.__cause__ or cause)
+            if isinstance(cause, OSError) and cause.filename:
+                raise storage_error(cause, str(cause.filename)) from exc
             raise TuneError(
                 f"The experiment stopped on a driver-side error: {exc}. Running trials were stopped and the "
                 "experiment state is saved: fix the cause and run it again with resume=True to continue."
@@ -236,22 +242,28 @@ class Controller:
             raise
         finally:
             self._print_status(final=True)
-            self._close_state(failed)
-            self.callbacks.on_experiment_end(self._trials)
+            self._finish(failed)
         return self._trials
 
-    def _close_state(self, failed: bool) -> None:
-        """The final snapshot and the release of the journal and lock. After an error, a failure here
-        (the same full disk, say) is logged so the first error is the one the user sees."""
-        if self.state is None:
-            return
-        if not failed:
-            self.state.close()
-            return
-        try:
-            self.state.close()
-        except Exception:  # noqa: BLE001 - the error that stopped the run goes on
-            logger.warning("could not save the final experiment snapshot", exc_info=True)
+    def _finish(self, failed: bool) -> None:
+        """Save the final snapshot, release the journal and lock, and end the callbacks: each always. After
+        an error a failure here (the same full disk, say) is only logged, so the first error is the one the
+        user sees; otherwise the first failure is raised."""
+        first: Exception | None = None
+        steps = [("saving the final experiment snapshot", self.state.close if self.state is not None else None),
+                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials))]
+        for what, action in steps:
+            if action is None:
+                continue
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                if failed or first is not None:
+                    logger.warning("%s failed too: %s", what, exc)
+                else:
+                    first = exc
+        if first is not None:
+            raise first
 
     def step(self) -> None:
         """Refill trials, start what fits, then process the next batch of executor events."""

@@ -11,8 +11,8 @@ DRIVER = os.path.join(HERE, "persist_driver.py")
 GRID = 3
 
 
-def start(local_dir, iterations, resume="AUTO", name="exp", sleep=0.02):
-    env = dict(os.environ, PERSIST_SLEEP=str(sleep))
+def start(local_dir, iterations, resume="AUTO", name="exp", sleep=0.02, **env_vars):
+    env = dict(os.environ, PERSIST_SLEEP=str(sleep), **env_vars)
     return subprocess.Popen([sys.executable, DRIVER, str(local_dir), str(iterations), str(resume), name],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -23,8 +23,8 @@ def finish(proc, timeout=120):
     return proc.returncode, out, err
 
 
-def run(local_dir, iterations, resume="AUTO", name="exp", sleep=0.02):
-    return finish(start(local_dir, iterations, resume, name, sleep))
+def run(local_dir, iterations, resume="AUTO", name="exp", sleep=0.02, **env_vars):
+    return finish(start(local_dir, iterations, resume, name, sleep, **env_vars))
 
 
 def kill_after(proc, exp_dir, rows, timeout=60):

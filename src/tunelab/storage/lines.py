@@ -27,15 +27,14 @@ def storage_error(exc: OSError, path: str) -> TuneError:
     """A TuneError for a failed write of `path` that names its folder, the cause and what to do."""
     folder = os.path.dirname(path) or "."
     if exc.errno in _FULL:
-        cause = "the disk is full"
+        cause, fix = "the disk is full", f"free space on the disk of {folder}"
     elif exc.errno in _READ_ONLY:
-        cause = "the folder is read-only or not writable"
+        cause, fix = "the folder is read-only or not writable", f"make {folder} writable"
     else:
-        cause = exc.strerror or str(exc)
+        cause, fix = exc.strerror or str(exc), "fix the cause"
     return TuneError(
         f"Cannot write {path}: {cause} ({exc}). The experiment stopped; everything written before is kept "
-        f"and the state stays resumable. Free space in / make writable {folder}, then run it again with "
-        "resume=True."
+        f"and the state stays resumable: {fix}, then run it again with resume=True."
     )
 
 
