@@ -192,7 +192,12 @@ def _run_interruptible(controller: Controller, experiments: list[Experiment]) ->
     """Run; on Ctrl-C say where the (resumable) state is before the KeyboardInterrupt goes on."""
     try:
         return controller.run()
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        # a worker stopped mid-step may still send messages of its trial: a resume in this process (same
+        # trial ids) must not read them, so it gets fresh workers
+        shutdown()
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
         where = ", ".join(e.path for e in experiments) or "the experiment folder"
         print(f"\ntunelab: interrupted. Running trials were stopped; the experiment state is saved in {where}. "
               "Run it again with resume=True to continue.", file=sys.stderr)

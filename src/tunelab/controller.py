@@ -410,7 +410,7 @@ class Controller:
 
     def _decide(self, trial: Trial, result: dict) -> str:
         """Stop criteria, then the scheduler's decision, then the searcher hears of the result."""
-        if trial.should_stop(result):
+        if self._should_stop(trial, result):
             self.scheduler.on_trial_complete(self, trial, result)
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
             return STOP
@@ -425,6 +425,21 @@ class Controller:
         if self._pause_current:
             return PAUSE
         return decision
+
+    @staticmethod
+    def _should_stop(trial: Trial, result: dict) -> bool:
+        """The trial's stop criteria on `result`; a stop function that raises stops the experiment with a
+        TuneError (its state stays resumable, and a resume uses the stop criteria passed to it)."""
+        try:
+            return trial.should_stop(result)
+        except TuneError:
+            raise
+        except Exception as exc:
+            raise TuneError(
+                f"The stop criteria of trial {trial} raised {exc!r} on its result at training_iteration "
+                f"{result.get('training_iteration')}. The experiment state is saved: fix the stop function and "
+                "run again with resume=True and the fixed stop=."
+            ) from exc
 
     def _apply_decision(self, trial: Trial, decision: str) -> None:
         exploit = self._exploits.pop(trial.trial_id, None)
