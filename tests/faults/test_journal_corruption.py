@@ -149,3 +149,17 @@ def test_analysis_reports_the_lines_it_skips(local):
     with pytest.warns(RuntimeWarning, match=r"result\.json: skipped 2 line\(s\)"):
         rows = analysis.history(trial)
     assert [r["i"] for r in rows] == list(range(1, ITERATIONS + 1))
+
+
+@pytest.mark.timeout(60)
+def test_cli_reports_the_lines_it_skips(local):
+    import subprocess
+    import sys
+
+    exp = local / "exp"
+    with open(os.path.join(trial_dirs(exp)[0], "result.json"), "ab") as f:
+        f.write(b'{"i": 41, "tra')  # torn by the kill
+    proc = subprocess.run([sys.executable, "-m", "tunelab.cli", "show", str(exp)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "result.json: skipped 1 line(s)" in proc.stderr
