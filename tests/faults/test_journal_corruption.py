@@ -163,3 +163,14 @@ def test_cli_reports_the_lines_it_skips(local):
                           timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "result.json: skipped 1 line(s)" in proc.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_deleted_checkpoint_folder_rewinds_to_the_previous_one(local):
+    exp = local / "exp"
+    trial_dir = trial_dirs(exp)[0]
+    newest = max(d for d in os.listdir(trial_dir) if d.startswith("checkpoint_"))
+    shutil.rmtree(os.path.join(trial_dir, newest))
+    code, out, err = run(local, ITERATIONS)
+    assert code == 0, err[-3000:]
+    assert_exact(exp, ITERATIONS)
