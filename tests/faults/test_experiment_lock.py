@@ -7,9 +7,9 @@ import socket
 import time
 
 import pytest
+from persist_tools import assert_exact, finish, kill_after, run, start
 
 import tunelab as tune
-from persist_tools import assert_exact, finish, kill_after, run, start
 
 ITERATIONS = 30
 
@@ -34,12 +34,12 @@ def test_second_driver_is_refused_and_the_first_finishes_exactly(tmp_path):
         while not list(exp.glob("*/result.json")) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert first.poll() is None
-        code, out, err = run(tmp_path, ITERATIONS, resume="AUTO")  # the requeued job
+        code, _out, err = run(tmp_path, ITERATIONS, resume="AUTO")  # the requeued job
         assert code == 3, err[-2000:]
         assert f"pid {first.pid} on host {socket.gethostname()}" in err
         assert first.poll() is None  # the refused driver did not disturb the first one
     finally:
-        code, out, err = finish(first)
+        code, _out, err = finish(first)
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)  # no interleaved histories
 
@@ -49,7 +49,7 @@ def test_the_lock_dies_with_a_sigkilled_driver(tmp_path):
     exp = tmp_path / "exp"
     kill_after(start(tmp_path, ITERATIONS), exp, rows=10)
     assert _lock_is_free(exp)
-    code, out, err = run(tmp_path, ITERATIONS, resume="AUTO")  # at once, no stale lock to wait for
+    code, _out, err = run(tmp_path, ITERATIONS, resume="AUTO")  # at once, no stale lock to wait for
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)
 

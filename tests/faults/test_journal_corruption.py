@@ -5,7 +5,6 @@ import os
 import shutil
 
 import pytest
-
 from persist_tools import assert_exact, histories, kill_after, run, start, trial_dirs
 
 ITERATIONS = 40
@@ -46,7 +45,7 @@ def test_torn_journal_line_then_kill_again_gives_exact_histories(tmp_path):
     journal = exp / STATE / "journal.jsonl"
     _chop(journal, 7)  # the last event is now a torn line
     kill_after(start(tmp_path, ITERATIONS), exp, rows=60)
-    code, out, err = run(tmp_path, ITERATIONS)
+    code, _out, err = run(tmp_path, ITERATIONS)
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)
     assert os.path.exists(str(journal) + ".torn")  # the torn bytes were moved aside, not lost
@@ -59,7 +58,7 @@ def test_torn_result_and_progress_lines_are_cut_before_appending(local):
     for name, torn in (("result.json", b'{"i": 99, "training_it'), ("progress.csv", b"99,0.1")):
         with open(os.path.join(trial_dir, name), "ab") as f:
             f.write(torn)  # what a kill in the middle of a write leaves
-    code, out, err = run(local, ITERATIONS)
+    code, _out, err = run(local, ITERATIONS)
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)
     with open(os.path.join(trial_dir, "result.json.torn"), "rb") as f:
@@ -125,10 +124,10 @@ def test_corrupt_state_is_a_tune_error_naming_the_file_and_the_way_out(local, ki
 def test_the_named_way_out_works_after_a_corrupt_journal(local):
     _insert_line(b"#!garbage")(local / "exp", None)
     assert run(local, ITERATIONS, resume="AUTO")[0] == 3
-    code, out, err = run(local, ITERATIONS, resume="AUTO", name="exp2")
+    code, _out, err = run(local, ITERATIONS, resume="AUTO", name="exp2")
     assert code == 0, err[-3000:]
     assert_exact(local / "exp2", ITERATIONS)
-    code, out, err = run(local, ITERATIONS, resume=False)  # a new state in the same folder, old one kept
+    code, _out, err = run(local, ITERATIONS, resume=False)  # a new state in the same folder, old one kept
     assert code == 0, err[-3000:]
     assert any(n.endswith("_journal.jsonl") for n in os.listdir(local / "exp" / STATE))
 
@@ -141,9 +140,11 @@ def test_analysis_reports_the_lines_it_skips(local):
     assert run(local, ITERATIONS)[0] == 0
     trial_dir = trial_dirs(exp)[1]
     path = os.path.join(trial_dir, "result.json")
-    lines = open(path, "rb").read().split(b"\n")
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
     lines[5:5] = [b"garbage", b'{"i": \xff}']
-    open(path, "wb").write(b"\n".join(lines))
+    with open(path, "wb") as f:
+        f.write(b"\n".join(lines))
     analysis = ExperimentAnalysis(str(exp))
     trial = next(t for t in analysis.trials if t.logdir == trial_dir)
     with pytest.warns(RuntimeWarning, match=r"result\.json: skipped 2 line\(s\)"):
@@ -160,7 +161,7 @@ def test_cli_reports_the_lines_it_skips(local):
     with open(os.path.join(trial_dirs(exp)[0], "result.json"), "ab") as f:
         f.write(b'{"i": 41, "tra')  # torn by the kill
     proc = subprocess.run([sys.executable, "-m", "tunelab.cli", "show", str(exp)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "result.json: skipped 1 line(s)" in proc.stderr
 
@@ -171,6 +172,6 @@ def test_a_deleted_checkpoint_folder_rewinds_to_the_previous_one(local):
     trial_dir = trial_dirs(exp)[0]
     newest = max(d for d in os.listdir(trial_dir) if d.startswith("checkpoint_"))
     shutil.rmtree(os.path.join(trial_dir, newest))
-    code, out, err = run(local, ITERATIONS)
+    code, _out, err = run(local, ITERATIONS)
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)

@@ -6,7 +6,6 @@ import signal
 import time
 
 import pytest
-
 from persist_tools import GRID, assert_exact, finish, histories, start
 
 ITERATIONS = 30

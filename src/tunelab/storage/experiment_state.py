@@ -187,7 +187,7 @@ class ExperimentState:
         snapshot = self._read_snapshot(sum(1 for _, events in journaled for e in events if e["e"] != "header"))
         snapshot_events = snapshot["events"] if snapshot else 0
         index = 0
-        order = []
+        order: list[Trial] = []
         for exp, events in journaled:
             for number, event in enumerate(events, 1):
                 kind = event["e"]
@@ -197,7 +197,7 @@ class ExperimentState:
                 index += 1
                 try:
                     self._replay(event, trials, order, exp)
-                except Exception as exc:  # noqa: BLE001 - a line that parses but does not decode is corrupt
+                except Exception as exc:  # a line that parses but does not decode is corrupt
                     raise corrupt(self.journals[exp.path].path,
                                   f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
                                   ) from exc
@@ -265,7 +265,7 @@ class ExperimentState:
             result_file = os.path.join(trial.logdir, "result.json")
             if os.path.exists(result_file):
                 trial.last_result = read_last_result(result_file) or {}
-            elif _has_own_checkpoint(trial) and _json_logging_on():
+            elif trial.checkpoint is not None and _has_own_checkpoint(trial) and _json_logging_on():
                 raise corrupt(result_file, f"is missing although trial {trial} has a checkpoint "
                                            f"({trial.checkpoint.path}): resuming would leave a gap in its history")
         if trial.status == Trial.RUNNING:

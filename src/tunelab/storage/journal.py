@@ -115,7 +115,7 @@ class Journal:
         try:
             with open(self.snapshot_path, "rb") as f:
                 state = pickle.load(f)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        except Exception as exc:  # any unpickling failure means a corrupt file
             raise corrupt(self.snapshot_path, f"cannot be read ({type(exc).__name__}: {exc})") from exc
         if not isinstance(state, dict) or not isinstance(state.get("events"), int) or "num_trials" not in state:
             raise corrupt(self.snapshot_path, "does not hold an experiment snapshot")
