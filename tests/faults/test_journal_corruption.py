@@ -175,3 +175,15 @@ def test_a_deleted_checkpoint_folder_rewinds_to_the_previous_one(local):
     code, _out, err = run(local, ITERATIONS)
     assert code == 0, err[-3000:]
     assert_exact(exp, ITERATIONS)
+
+
+@pytest.mark.timeout(60)
+def test_a_copied_experiment_resumes_in_its_new_place(local, tmp_path):
+    """The journal holds absolute paths: the copy must not write into the original folder."""
+    copy = tmp_path / "moved"
+    shutil.copytree(local, copy)
+    original = histories(local / "exp")
+    code, _out, err = run(copy, ITERATIONS)
+    assert code == 0, err[-3000:]
+    assert_exact(copy / "exp", ITERATIONS)
+    assert histories(local / "exp") == original  # the original is untouched

@@ -5,7 +5,7 @@ import hashlib
 import inspect
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.error import TuneError
 from tunelab.storage.journal import Journal, corrupt, decode, encode
@@ -33,6 +33,21 @@ def _config_shape(config: Any) -> Any:
     if callable(config):
         return "<callable>"
     return repr(config)
+
+
+def _relocation(journaled_root: str | None, root: str) -> Callable[[Any], Any]:
+    """Maps a path under the experiment folder where it was journaled to the same path under `root`, so
+    a moved or copied experiment resumes in its new place (never writing into the old one)."""
+    if not journaled_root or os.path.normpath(journaled_root) == os.path.normpath(root):
+        return lambda path: path
+    old = os.path.normpath(journaled_root)
+
+    def where(path: Any) -> Any:
+        if isinstance(path, str) and (path == old or path.startswith(old + os.sep)):
+            return root + path[len(old):]
+        return path
+
+    return where
 
 
 def _use_new_stop(trial: Trial, exp: "Experiment") -> None:
@@ -105,7 +120,7 @@ class ExperimentState:
         for exp in self.experiments:
             header = None
             if fresh:
-                header = {"e": "header", "experiment": exp.name, "trainable": exp.trainable_name,
+                header = {"e": "header", "experiment": exp.name, "path": exp.path, "trainable": exp.trainable_name,
                           "space": _fingerprint(_config_shape(exp.config)),
                           "code": _code_fingerprint(exp.trainable_name), "time": time.time()}
             self.journals[exp.path].open(fresh, header)
@@ -189,6 +204,7 @@ class ExperimentState:
         index = 0
         order: list[Trial] = []
         for exp, events in journaled:
+            where = _relocation(events[0].get("path") if events else None, exp.path)
             for number, event in enumerate(events, 1):
                 kind = event["e"]
                 if kind == "header":
@@ -196,7 +212,7 @@ class ExperimentState:
                     continue
                 index += 1
                 try:
-                    self._replay(event, trials, order, exp)
+                    self._replay(event, trials, order, exp, where)
                 except Exception as exc:  # a line that parses but does not decode is corrupt
                     raise corrupt(self.journals[exp.path].path,
                                   f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
@@ -222,12 +238,16 @@ class ExperimentState:
         return kept, snapshot, after_snapshot
 
     @staticmethod
-    def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment") -> None:
-        """Apply one journaled trial event to the trials being rebuilt."""
+    def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",
+                where: Callable[[Any], Any]) -> None:
+        """Apply one journaled trial event to the trials being rebuilt (`where` maps journaled paths to
+        the experiment folder's current place)."""
         kind = event["e"]
         trial = trials.get(event.get("id", ""))
         if kind == "add":
-            trial = Trial.from_spec(decode(event["spec"]))
+            spec = decode(event["spec"])
+            spec["local_dir"], spec["logdir"] = where(spec.get("local_dir")), where(spec.get("logdir"))
+            trial = Trial.from_spec(spec)
             trial.status = Trial.PENDING
             _use_new_stop(trial, exp)
             trials[trial.trial_id] = trial
@@ -236,11 +256,14 @@ class ExperimentState:
             return
         elif kind == "status":
             trial.status, trial.num_failures = event["s"], event.get("f", 0)
-            trial.logdir = event.get("dir", trial.logdir)
-            trial.error_file = event.get("err", trial.error_file)
+            if "dir" in event:
+                trial.logdir = where(event["dir"])
+            if "err" in event:
+                trial.error_file = where(event["err"])
         elif kind == "ckpt":
-            if os.path.isdir(event["path"]):
-                trial.checkpoint = Checkpoint.from_directory(event["path"])
+            path = where(event["path"])
+            if os.path.isdir(path):
+                trial.checkpoint = Checkpoint.from_directory(path)
         elif kind == "config":
             trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
 
