@@ -59,6 +59,7 @@ def _count(config):
         tune.report(i=i)
 
 
+@pytest.mark.timeout(60)
 def test_the_lock_is_released_when_run_returns_or_raises(tmp_path):
     class Broken(tune.Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -74,6 +75,7 @@ def test_the_lock_is_released_when_run_returns_or_raises(tmp_path):
     assert _lock_is_free(tmp_path / "locked")
 
 
+@pytest.mark.timeout(60)
 def test_a_driver_in_the_same_process_is_refused_too(tmp_path):
     from tunelab.storage.lock import ExperimentLock
 
