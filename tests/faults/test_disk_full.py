@@ -12,8 +12,11 @@ ITERATIONS = 60
 
 
 def _mount(path, options):
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True,
-                          check=False)
+    try:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True,
+                              text=True, check=False)
+    except OSError as exc:  # no mount command
+        return False, str(exc)
     return proc.returncode == 0, proc.stderr.strip()
 
 
