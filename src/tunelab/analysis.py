@@ -20,6 +20,7 @@ from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
 from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
 from tunelab.progress import natural_key
+from tunelab.storage.lines import warn_skipped
 from tunelab.trainable.checkpoint import Checkpoint, checkpoint_dir_iteration
 from tunelab.trial import Trial
 
@@ -118,49 +119,60 @@ def _read_json(path: str) -> dict:
 
 
 def read_last_result(path: str, block: int = 4096) -> dict:
-    """The last complete JSON object line of a result.json, reading only the end of the file (a line
-    torn by a crash is skipped)."""
+    """The last complete JSON object line of a result.json, reading only the end of the file. Lines it
+    has to skip (torn by a kill, unreadable) are reported with a warning."""
     try:
         f = open(path, "rb")
     except OSError:
         return {}
+    skipped = 0
     with f:
         size = f.seek(0, os.SEEK_END)
         while True:
             start = max(0, size - block)
             f.seek(start)
             lines = f.read(size - start).split(b"\n")
+            skipped = 0
             for line in reversed(lines[1:] if start else lines):
                 if line.strip():
                     try:
                         value = json.loads(line)
-                    except ValueError:
+                    except ValueError:  # UnicodeDecodeError included
+                        skipped += 1
                         continue
                     if isinstance(value, dict):
+                        warn_skipped(path, skipped, "torn or unreadable, after the last result")
                         return value
+                    skipped += 1
             if start == 0:
+                warn_skipped(path, skipped, "torn or unreadable")
                 return {}
             block *= 4
 
 
 def read_results(path: str) -> list[dict]:
     """Every complete result in a result.json, in order. The whole file is parsed as one JSON array
-    (one C call); a file with a torn or blank line falls back to parsing line by line."""
+    (one C call); a file with a torn, blank or unreadable line falls back to parsing line by line, and
+    the lines it skips are reported with a warning."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
             lines = f.read().splitlines()
     except OSError:
         return []
     try:
-        values = json.loads("[" + ",".join(lines) + "]")
+        values = json.loads(b"[" + b",".join(lines) + b"]")
     except ValueError:
         values = []
+        skipped = 0
         for line in lines:
             try:
                 values.append(json.loads(line))
             except ValueError:
-                continue
-    return [v for v in values if isinstance(v, dict)]
+                skipped += bool(line.strip())
+        warn_skipped(path, skipped, "torn or not JSON")
+    results = [v for v in values if isinstance(v, dict)]
+    warn_skipped(path, len(values) - len(results), "not a JSON object")
+    return results
 
 
 # -- the analysis ------------------------------------------------------------------------------------

@@ -160,51 +160,60 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
     state = ExperimentState(experiments, search_alg, scheduler)
-    resuming = mode_name is not None and state.has_state()
-    if mode_name not in (None, "auto") and not resuming:
-        paths = ", ".join(e.path for e in experiments)
-        raise TuneError(f"resume={resume!r}: no experiment state to resume at {paths}; run without resume "
-                        "(or with resume='AUTO') to start it")
-    restored = None
-    if resuming:
-        errored = {"resume_errored": "resume", "restart_errored": "restart"}.get(mode_name or "")
-        restored = state.load(errored)
-        snapshot = restored[1]
-        if snapshot is not None and snapshot.get("search") is not None:
-            search_alg.restore_state(snapshot["search"])
-    state.start(fresh=not resuming)
-    try:  # until controller.run() owns the journal, a failure here must release it for the next run
-        total = getattr(search_alg, "total_samples", None) or None
-        reporter, print_status = _progress(verbose, metric, mode, total)
-        all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
-        controller = Controller(
-            search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
-            max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
-            status_printer=print_status,
-            status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
-            state=state,
-        )
-        if restored is not None:
-            controller.restore_trials(*restored)
-        server = None
-        if with_server:
-            from tunelab.server import TuneServer
+    state.acquire()  # one driver per experiment folder, until this call returns
+    try:
+        resuming = mode_name is not None and state.has_state()
+        if mode_name not in (None, "auto") and not resuming:
+            paths = ", ".join(e.path for e in experiments)
+            raise TuneError(f"resume={resume!r}: no experiment state to resume at {paths}; run without resume "
+                            "(or with resume='AUTO') to start it")
+        restored = None
+        if resuming:
+            errored = {"resume_errored": "resume", "restart_errored": "restart"}.get(mode_name or "")
+            restored = state.load(errored)
+            snapshot = restored[1]
+            if snapshot is not None and snapshot.get("search") is not None:
+                search_alg.restore_state(snapshot["search"])
+        state.start(fresh=not resuming)
+        try:  # until controller.run() owns the journal, a failure here must release it for the next run
+            total = getattr(search_alg, "total_samples", None) or None
+            reporter, print_status = _progress(verbose, metric, mode, total)
+            all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
+            controller = Controller(
+                search_alg, scheduler, get_executor(), all_callbacks, stopper=stopper,
+                max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s,
+                status_printer=print_status,
+                status_interval_s=reporter.refresh_interval_s if reporter is not None else 5.0,
+                state=state,
+            )
+            if restored is not None:
+                controller.restore_trials(*restored)
+            server = None
+            if with_server:
+                from tunelab.server import TuneServer
 
-            server = TuneServer(controller, port=server_port)
-    except BaseException:
-        state.close()  # nothing ran: release the journal as controller.run() would have
-        raise
-    if server is None:
-        return _run_interruptible(controller, experiments)
-    with server:  # shut down when the experiment ends, errors included
-        return _run_interruptible(controller, experiments)
+                server = TuneServer(controller, port=server_port)
+        except BaseException:
+            state.close()  # nothing ran: release the journal as controller.run() would have
+            raise
+        if server is None:
+            return _run_interruptible(controller, experiments)
+        with server:  # shut down when the experiment ends, errors included
+            return _run_interruptible(controller, experiments)
+    finally:
+        state.release()
 
 
 def _run_interruptible(controller: Controller, experiments: list[Experiment]) -> list[Trial]:
     """Run; on Ctrl-C say where the (resumable) state is before the KeyboardInterrupt goes on."""
     try:
         return controller.run()
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        # a worker stopped mid-step may still send messages of its trial: a resume in this process (same
+        # trial ids) must not read them, so it gets fresh workers
+        shutdown()
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
         where = ", ".join(e.path for e in experiments) or "the experiment folder"
         print(f"\ntunelab: interrupted. Running trials were stopped; the experiment state is saved in {where}. "
               "Run it again with resume=True to continue.", file=sys.stderr)

@@ -19,6 +19,7 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
 from tunelab.schedulers.trial_scheduler import TrialScheduler
+from tunelab.storage.lines import storage_error
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
 from tunelab.stopper import Stopper
 from tunelab.suggest.search import SearchAlgorithm
@@ -220,12 +221,19 @@ class Controller:
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> list[Trial]:
+        failed = True
         try:
             self.callbacks.setup()
             while not self.is_finished():
                 self.step()
+            failed = False
         except (CallbackError, OSError) as exc:
             self._abort()
+            cause = exc.__cause__ if isinstance(exc, CallbackError) else exc
+            if isinstance(cause, TuneError):  # a logger's own clear error (a full disk, say)
+                raise TuneError(str(cause)) from (cause.__cause__ or cause)
+            if isinstance(cause, OSError) and cause.filename:
+                raise storage_error(cause, str(cause.filename)) from exc
             raise TuneError(
                 f"The experiment stopped on a driver-side error: {exc}. Running trials were stopped and the "
                 "experiment state is saved: fix the cause and run it again with resume=True to continue."
@@ -235,10 +243,28 @@ class Controller:
             raise
         finally:
             self._print_status(final=True)
-            if self.state is not None:
-                self.state.close()
-            self.callbacks.on_experiment_end(self._trials)
+            self._finish(failed)
         return self._trials
+
+    def _finish(self, failed: bool) -> None:
+        """Save the final snapshot, release the journal and lock, and end the callbacks: each always. After
+        an error a failure here (the same full disk, say) is only logged, so the first error is the one the
+        user sees; otherwise the first failure is raised."""
+        first: Exception | None = None
+        steps = [("saving the final experiment snapshot", self.state.close if self.state is not None else None),
+                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials))]
+        for what, action in steps:
+            if action is None:
+                continue
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                if failed or first is not None:
+                    logger.warning("%s failed too: %s", what, exc)
+                else:
+                    first = exc
+        if first is not None:
+            raise first
 
     def step(self) -> None:
         """Refill trials, start what fits, then process the next batch of executor events."""
@@ -389,7 +415,7 @@ class Controller:
 
     def _decide(self, trial: Trial, result: dict) -> str:
         """Stop criteria, then the scheduler's decision, then the searcher hears of the result."""
-        if trial.should_stop(result):
+        if self._should_stop(trial, result):
             self.scheduler.on_trial_complete(self, trial, result)
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
             return STOP
@@ -404,6 +430,21 @@ class Controller:
         if self._pause_current:
             return PAUSE
         return decision
+
+    @staticmethod
+    def _should_stop(trial: Trial, result: dict) -> bool:
+        """The trial's stop criteria on `result`; a stop function that raises stops the experiment with a
+        TuneError (its state stays resumable, and a resume uses the stop criteria passed to it)."""
+        try:
+            return trial.should_stop(result)
+        except TuneError:
+            raise
+        except Exception as exc:
+            raise TuneError(
+                f"The stop criteria of trial {trial} raised {exc!r} on its result at training_iteration "
+                f"{result.get('training_iteration')}. The experiment state is saved: fix the stop function and "
+                "run again with resume=True and the fixed stop=."
+            ) from exc
 
     def _apply_decision(self, trial: Trial, decision: str) -> None:
         exploit = self._exploits.pop(trial.trial_id, None)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.storage.lines import LineAppender
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -22,27 +23,34 @@ _EXCLUDE = frozenset({"config"})
 
 
 class _CsvFile:
-    """An open progress.csv with its current header."""
+    """An open progress.csv with its current header; each row is one whole-line write (a torn last row
+    left by a kill is cut off on open, see `tunelab.storage.lines`)."""
 
     def __init__(self, path: str):
         self.path = path
+        self.file = LineAppender(path)
         self.fields: list[str] = _read_header(path)
         self.fieldset = set(self.fields)
-        self.file: IO[str] = open(path, "a", encoding="utf-8", newline="")
-        self.writer = csv.writer(self.file)
+        self._buffer = io.StringIO()
+        self.writer = csv.writer(self._buffer)
+
+    def _write_row(self, values: list[Any]) -> None:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self.writer.writerow(values)
+        self.file.write(self._buffer.getvalue())
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.fieldset.issuperset(row):
             self._extend([key for key in row if key not in self.fieldset])
-        self.writer.writerow([row.get(key, "") for key in self.fields])
-        self.file.flush()
+        self._write_row([row.get(key, "") for key in self.fields])
 
     def _extend(self, new_fields: list[str]) -> None:
         """Add columns: the first header is just written; a wider one rewrites the file once (rows
         padded with empty cells)."""
         if not self.fields:
             self.fields, self.fieldset = new_fields, set(new_fields)
-            self.writer.writerow(new_fields)
+            self._write_row(new_fields)
             return
         self.file.close()
         _, rows = _read_csv(self.path)
@@ -50,8 +58,7 @@ class _CsvFile:
         self.fieldset.update(new_fields)
         width = len(self.fields)
         _write_csv(self.path, self.fields, [row + [""] * (width - len(row)) for row in rows])
-        self.file = open(self.path, "a", encoding="utf-8", newline="")
-        self.writer = csv.writer(self.file)
+        self.file = LineAppender(self.path)
 
     def close(self) -> None:
         self.file.close()

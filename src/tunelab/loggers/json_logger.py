@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import dumps_params, dumps_result
+from tunelab.storage.lines import LineAppender, warn_skipped
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -15,17 +16,18 @@ RESULT_FILE = "result.json"
 PARAMS_FILE = "params.json"
 
 
-class JsonLoggerCallback(TrialFileLogger[IO[str]]):
+class JsonLoggerCallback(TrialFileLogger[LineAppender]):
     """Writes every result of every trial as one line of `<logdir>/result.json`, flushed at once, and
     the trial's config to `<logdir>/params.json` when it starts and whenever its config object changes
-    (a PBT exploit replaces it)."""
+    (a PBT exploit replaces it). Each result is one whole-line write; a torn last line left by a kill
+    is cut off before the first append (see `tunelab.storage.lines`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._configs: dict[str, tuple[Any, str]] = {}  # trial_id -> (config object, params text)
 
-    def _open(self, trial: "Trial") -> IO[str]:
-        return open(os.path.join(trial.logdir, RESULT_FILE), "a", encoding="utf-8")  # type: ignore[arg-type]
+    def _open(self, trial: "Trial") -> LineAppender:
+        return LineAppender(os.path.join(trial.logdir, RESULT_FILE))  # type: ignore[arg-type]
 
     def _forget(self, trial: "Trial") -> None:
         self._configs.pop(trial.trial_id, None)
@@ -54,7 +56,6 @@ class JsonLoggerCallback(TrialFileLogger[IO[str]]):
         f = self._handle(trial)
         if f is not None:
             f.write(dumps_result(result) + "\n")
-            f.flush()
 
     def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
         super().on_trial_restore(trial, iteration)
@@ -64,14 +65,18 @@ class JsonLoggerCallback(TrialFileLogger[IO[str]]):
 
 
 def _lines_up_to(path: str, iteration: int) -> list[str]:
-    """The lines of a result.json whose `training_iteration` is at most `iteration` (torn lines dropped)."""
+    """The lines of a result.json whose `training_iteration` is at most `iteration` (unreadable lines
+    dropped, with a warning)."""
     kept = []
-    with open(path, encoding="utf-8") as f:
+    skipped = 0
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             try:
                 result = json.loads(line)
             except ValueError:
+                skipped += line.strip() != ""
                 continue
             if not isinstance(result, dict) or keep_iteration(result.get("training_iteration"), iteration):
                 kept.append(line if line.endswith("\n") else line + "\n")
+    warn_skipped(path, skipped, "not a JSON result; dropped while rewinding to a checkpoint")
     return kept

@@ -21,6 +21,7 @@ import numpy as np
 
 from tunelab.loggers.base import TrialFileLogger
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.storage.lines import storage_error
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -165,7 +166,10 @@ class _EventWriter:
 
     def _write_bytes(self, data: bytes) -> None:
         header = struct.pack("<Q", len(data))
-        self._file.write(header + struct.pack("<I", self._crc(header)) + data + struct.pack("<I", self._crc(data)))
+        try:
+            self._file.write(header + struct.pack("<I", self._crc(header)) + data + struct.pack("<I", self._crc(data)))
+        except OSError as exc:
+            raise storage_error(exc, self._file.name) from exc
 
     def write_scalars(self, metrics: dict[str, float], step: int | None) -> None:
         """Append one Event{wall_time, step, summary{value: [{tag, simple_value}...]}}, protobuf-encoded
@@ -198,11 +202,17 @@ class _EventWriter:
             self.flush()
 
     def flush(self) -> None:
-        self._file.flush()
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise storage_error(exc, self._file.name) from exc
         self._next_flush = time.monotonic() + self._flush_secs
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()  # the file is closed even when its last flush fails
+        except OSError as exc:
+            raise storage_error(exc, self._file.name) from exc
 
 
 _FLOAT = struct.Struct("<f")

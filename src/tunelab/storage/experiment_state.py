@@ -5,10 +5,11 @@ import hashlib
 import inspect
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from tunelab.error import TuneError
-from tunelab.storage.journal import Journal, decode, encode
+from tunelab.storage.journal import Journal, corrupt, decode, encode
+from tunelab.storage.lock import ExperimentLock
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
 
@@ -34,6 +35,42 @@ def _config_shape(config: Any) -> Any:
     return repr(config)
 
 
+def _relocation(journaled_root: str | None, root: str) -> Callable[[Any], Any]:
+    """Maps a path under the experiment folder where it was journaled to the same path under `root`, so
+    a moved or copied experiment resumes in its new place (never writing into the old one)."""
+    if not journaled_root or os.path.normpath(journaled_root) == os.path.normpath(root):
+        return lambda path: path
+    old = os.path.normpath(journaled_root)
+
+    def where(path: Any) -> Any:
+        if isinstance(path, str) and (path == old or path.startswith(old + os.sep)):
+            return root + path[len(old):]
+        return path
+
+    return where
+
+
+def _use_new_stop(trial: Trial, exp: "Experiment") -> None:
+    """The stop criteria of the resuming call win over the journaled ones (so a fixed stop function is
+    used); a resuming call that passes none keeps the journaled ones."""
+    from tunelab.stopper import make_stopper
+
+    if exp.stop and trial.local_dir == exp.path:
+        trial.stopping_criterion = exp.stop
+        trial.stopper = make_stopper(exp.stop)
+
+
+def _has_own_checkpoint(trial: Trial) -> bool:
+    """True when the trial saved a checkpoint of its own (not just the `restore=` one it started from)."""
+    return trial.checkpoint is not None and trial.checkpoint.path != trial.restore_path
+
+
+def _json_logging_on() -> bool:
+    from tunelab.loggers import _disabled_from_env
+
+    return "json" not in _disabled_from_env()
+
+
 def _code_fingerprint(trainable_name: str) -> str:
     from tunelab.registry import get_trainable
 
@@ -53,30 +90,49 @@ class ExperimentState:
         self.search_alg = search_alg
         self.scheduler = scheduler
         self.journals = {exp.path: Journal(exp.path) for exp in experiments}
+        self.locks = [ExperimentLock(journal.dir) for journal in self.journals.values()]
         self._primary = self.journals[experiments[0].path] if experiments else None
         self._events = 0
         self._num_trials = 0
         self._next_snapshot = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Lock every experiment folder for this driver (a TuneError names the driver holding one)."""
+        try:
+            for lock in self.locks:
+                lock.acquire()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Close the journals and drop the locks (idempotent; no snapshot)."""
+        for journal in self.journals.values():
+            journal.close()
+        for lock in self.locks:
+            lock.release()
+
     def has_state(self) -> bool:
-        return self._primary is not None and self._primary.exists()
+        return self._primary is not None and self._primary.has_state()
 
     def start(self, fresh: bool) -> None:
         for exp in self.experiments:
-            journal = self.journals[exp.path]
-            journal.open(fresh)
+            header = None
             if fresh:
-                journal.append({"e": "header", "experiment": exp.name, "trainable": exp.trainable_name,
-                                "space": _fingerprint(_config_shape(exp.config)),
-                                "code": _code_fingerprint(exp.trainable_name), "time": time.time()})
+                header = {"e": "header", "experiment": exp.name, "path": exp.path, "trainable": exp.trainable_name,
+                          "space": _fingerprint(_config_shape(exp.config)),
+                          "code": _code_fingerprint(exp.trainable_name), "time": time.time()}
+            self.journals[exp.path].open(fresh, header)
         if fresh:
             self.snapshot()  # the algorithms' initial state (e.g. the variant generator's random state)
 
     def close(self) -> None:
-        self.snapshot()
-        for journal in self.journals.values():
-            journal.close()
+        """The final snapshot, then `release`; the journals and locks are released even if it fails."""
+        try:
+            self.snapshot()
+        finally:
+            self.release()
 
     # -- controller hooks --------------------------------------------------------------------------
     def _append(self, trial: Trial, event: dict) -> None:
@@ -118,7 +174,7 @@ class ExperimentState:
             self.snapshot()
 
     def snapshot(self) -> None:
-        if self._primary is None or self._primary._file is None:
+        if self._primary is None or not self._primary.is_open():
             return
         save_scheduler = getattr(self.scheduler, "save_state", None)
         state = {"events": self._events, "num_trials": self._num_trials,
@@ -138,39 +194,32 @@ class ExperimentState:
         """
         trials: dict[str, Trial] = {}
         after_snapshot: list[tuple[Trial, str]] = []
-        snapshot = self._primary.read_snapshot() if self._primary is not None else None
-        snapshot_events = snapshot["events"] if snapshot else 0
-        index = 0
-        order = []
+        journaled = []
         for exp in self.experiments:
             journal = self.journals[exp.path]
-            if not journal.exists():
-                continue
-            for event in journal.read():
+            if journal is self._primary or journal.exists():  # an experiment added since has none yet
+                journaled.append((exp, journal.read()))
+        snapshot = self._read_snapshot(sum(1 for _, events in journaled for e in events if e["e"] != "header"))
+        snapshot_events = snapshot["events"] if snapshot else 0
+        index = 0
+        order: list[Trial] = []
+        for exp, events in journaled:
+            where = _relocation(events[0].get("path") if events else None, exp.path)
+            for number, event in enumerate(events, 1):
                 kind = event["e"]
                 if kind == "header":
                     self._check_header(exp, event)
                     continue
                 index += 1
+                try:
+                    self._replay(event, trials, order, exp, where)
+                except Exception as exc:  # a line that parses but does not decode is corrupt
+                    raise corrupt(self.journals[exp.path].path,
+                                  f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
+                                  ) from exc
                 trial = trials.get(event.get("id", ""))
-                if kind == "add":
-                    trial = Trial.from_spec(decode(event["spec"]))
-                    trial.status = Trial.PENDING
-                    trials[trial.trial_id] = trial
-                    order.append(trial)
-                elif trial is None:
-                    continue
-                elif kind == "status":
-                    trial.status, trial.num_failures = event["s"], event.get("f", 0)
-                    trial.logdir = event.get("dir", trial.logdir)
-                    trial.error_file = event.get("err", trial.error_file)
-                    if index > snapshot_events and event["s"] in _FINAL:
-                        after_snapshot.append((trial, event["s"]))
-                elif kind == "ckpt":
-                    if os.path.isdir(event["path"]):
-                        trial.checkpoint = Checkpoint.from_directory(event["path"])
-                elif kind == "config":
-                    trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
+                if kind == "status" and trial is not None and index > snapshot_events and event["s"] in _FINAL:
+                    after_snapshot.append((trial, event["s"]))
         self._events = index
         if self._search_state_in_journal():
             known = len(order)  # every journaled trial counts: the generator skips exactly that many
@@ -189,6 +238,49 @@ class ExperimentState:
         return kept, snapshot, after_snapshot
 
     @staticmethod
+    def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",
+                where: Callable[[Any], Any]) -> None:
+        """Apply one journaled trial event to the trials being rebuilt (`where` maps journaled paths to
+        the experiment folder's current place)."""
+        kind = event["e"]
+        trial = trials.get(event.get("id", ""))
+        if kind == "add":
+            spec = decode(event["spec"])
+            spec["local_dir"], spec["logdir"] = where(spec.get("local_dir")), where(spec.get("logdir"))
+            trial = Trial.from_spec(spec)
+            trial.status = Trial.PENDING
+            _use_new_stop(trial, exp)
+            trials[trial.trial_id] = trial
+            order.append(trial)
+        elif trial is None:
+            return
+        elif kind == "status":
+            trial.status, trial.num_failures = event["s"], event.get("f", 0)
+            if "dir" in event:
+                trial.logdir = where(event["dir"])
+            if "err" in event:
+                trial.error_file = where(event["err"])
+        elif kind == "ckpt":
+            path = where(event["path"])
+            if os.path.isdir(path):
+                trial.checkpoint = Checkpoint.from_directory(path)
+        elif kind == "config":
+            trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
+
+    def _read_snapshot(self, trial_events: int) -> dict | None:
+        """The primary journal's snapshot, checked against the journal. None only when no trial event was
+        journaled yet (a kill between the journal's creation and the first snapshot)."""
+        primary = self._primary
+        assert primary is not None
+        if not trial_events and not os.path.exists(primary.snapshot_path):
+            return None
+        snapshot = primary.read_snapshot()
+        if snapshot["events"] > trial_events:
+            raise corrupt(primary.path, f"holds {trial_events} events but the snapshot {primary.snapshot_path} "
+                                        f"counts {snapshot['events']}: lines are missing")
+        return snapshot
+
+    @staticmethod
     def _prepare_for_resume(trial: Trial, resume_errored: str | None) -> None:
         from tunelab.analysis import read_last_result
 
@@ -196,6 +288,9 @@ class ExperimentState:
             result_file = os.path.join(trial.logdir, "result.json")
             if os.path.exists(result_file):
                 trial.last_result = read_last_result(result_file) or {}
+            elif trial.checkpoint is not None and _has_own_checkpoint(trial) and _json_logging_on():
+                raise corrupt(result_file, f"is missing although trial {trial} has a checkpoint "
+                                           f"({trial.checkpoint.path}): resuming would leave a gap in its history")
         if trial.status == Trial.RUNNING:
             trial.status = Trial.PENDING
         elif trial.status == Trial.ERROR and resume_errored:

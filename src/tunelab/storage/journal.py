@@ -3,7 +3,10 @@ search algorithm's and scheduler's state, in `<experiment dir>/.tunelab/`.
 
 Appending one line per trial event (added, started, paused, checkpointed, failed, finished) costs O(1)
 and never rewrites earlier state; results themselves live in each trial's `result.json`. A kill at any
-byte leaves a journal whose last line may be torn: `read()` ignores it.
+byte leaves a journal whose last line may be torn: `read()` skips it (with a warning) and `open()` cuts
+it off before appending (see `tunelab.storage.lines`). Anything else that does not parse — an empty
+journal, a garbage line, a missing or unreadable snapshot — is corruption: a `TuneError` names the file
+and how to recover, never a silent re-run of finished trials.
 """
 from __future__ import annotations
 
@@ -13,9 +16,19 @@ import os
 import time
 from typing import Any
 
+from tunelab.error import TuneError
+from tunelab.storage.lines import LineAppender, storage_error, warn_skipped
+
 STATE_DIR = ".tunelab"
 JOURNAL_FILE = "journal.jsonl"
 SNAPSHOT_FILE = "snapshot.pkl"
+RECOVER = ("To start over, run with resume=False (the old state files are kept, renamed) or under a new "
+           "name=; to keep what finished, restore the file from a backup.")
+
+
+def corrupt(path: str, what: str) -> TuneError:
+    """The error for a corrupt or missing piece of an experiment's state."""
+    return TuneError(f"Cannot resume: the experiment state file {path} {what}. {RECOVER}")
 
 
 class Journal:
@@ -25,59 +38,110 @@ class Journal:
         self.dir = os.path.join(experiment_dir, STATE_DIR)
         self.path = os.path.join(self.dir, JOURNAL_FILE)
         self.snapshot_path = os.path.join(self.dir, SNAPSHOT_FILE)
-        self._file: Any = None
+        self._file: LineAppender | None = None
 
     def exists(self) -> bool:
         return os.path.exists(self.path)
 
-    def open(self, fresh: bool) -> None:
-        """Open for appending; `fresh` first moves an earlier run's journal aside (kept, renamed)."""
-        os.makedirs(self.dir, exist_ok=True)
-        if fresh and self.exists():
-            stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-            for name in (JOURNAL_FILE, SNAPSHOT_FILE):
-                old = os.path.join(self.dir, name)
-                if os.path.exists(old):
-                    os.replace(old, os.path.join(self.dir, f"{stamp}_{name}"))
-        self._file = open(self.path, "a", encoding="utf-8")
+    def has_state(self) -> bool:
+        """True when a journal or a snapshot is there (one without the other is reported by `read`)."""
+        return self.exists() or os.path.exists(self.snapshot_path)
+
+    def open(self, fresh: bool, header: dict | None = None) -> None:
+        """Open for appending. `fresh` first moves an earlier run's state aside (kept, renamed) and creates
+        the journal with `header` as its first line in one atomic step, so a journal never lacks it."""
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            if fresh:
+                stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+                for name in (JOURNAL_FILE, SNAPSHOT_FILE):
+                    old = os.path.join(self.dir, name)
+                    if os.path.exists(old):
+                        os.replace(old, os.path.join(self.dir, f"{stamp}_{name}"))
+                if header is not None:
+                    _write_atomically(self.path, (_line(header)).encode("utf-8"))
+        except OSError as exc:
+            raise storage_error(exc, self.path) from exc
+        self._file = LineAppender(self.path)
+
+    def is_open(self) -> bool:
+        return self._file is not None
 
     def append(self, event: dict) -> None:
-        self._file.write(json.dumps(event, default=str, separators=(",", ":")) + "\n")
-        self._file.flush()
+        assert self._file is not None, "journal not open"
+        self._file.write(_line(event))
 
     def read(self) -> list[dict]:
-        """Every complete event, in order (a torn last line from a kill is dropped)."""
+        """Every event, in order, the header first. A torn last line (a kill mid-write) is skipped with a
+        warning; any other unreadable line, or a journal without its header, raises a TuneError."""
+        if not self.exists():
+            raise corrupt(self.path, f"is missing (the snapshot {self.snapshot_path} is there)")
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise corrupt(self.path, f"cannot be read ({exc})") from exc
+        lines = data.split(b"\n")
+        torn = lines.pop()  # after the last newline: b"" unless the last write was cut
         events = []
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
+        for number, raw in enumerate(lines, 1):
+            try:
+                event = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise corrupt(self.path, f"has an unreadable line {number}: {raw[:80]!r}") from None
+            if not isinstance(event, dict) or not isinstance(event.get("e"), str):
+                raise corrupt(self.path, f"has an unexpected line {number}: {raw[:80]!r}")
+            events.append(event)
+        if not events or events[0]["e"] != "header":
+            raise corrupt(self.path, "is empty" if not data else "does not start with its header line")
+        warn_skipped(self.path, 1 if torn else 0, "a torn last line from an interrupted write")
         return events
 
     def write_snapshot(self, state: Any) -> None:
         import cloudpickle
 
-        tmp = self.snapshot_path + ".tmp"
-        with open(tmp, "wb") as f:
-            cloudpickle.dump(state, f)
-        os.replace(tmp, self.snapshot_path)
+        try:
+            _write_atomically(self.snapshot_path, cloudpickle.dumps(state))
+        except OSError as exc:
+            raise storage_error(exc, self.snapshot_path) from exc
 
-    def read_snapshot(self) -> Any:
+    def read_snapshot(self) -> dict:
+        """The snapshot (a dict with at least `events` and `num_trials`); a TuneError if it is missing
+        or unreadable."""
         import pickle
 
         if not os.path.exists(self.snapshot_path):
-            return None
-        with open(self.snapshot_path, "rb") as f:
-            return pickle.load(f)
+            raise corrupt(self.snapshot_path, f"is missing (the journal {self.path} is there)")
+        try:
+            with open(self.snapshot_path, "rb") as f:
+                state = pickle.load(f)
+        except Exception as exc:  # any unpickling failure means a corrupt file
+            raise corrupt(self.snapshot_path, f"cannot be read ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(state, dict) or not isinstance(state.get("events"), int) or "num_trials" not in state:
+            raise corrupt(self.snapshot_path, "does not hold an experiment snapshot")
+        return state
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _line(event: dict) -> str:
+    return json.dumps(event, default=str, separators=(",", ":")) + "\n"
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write `path` through a temp file and `os.replace`: a failure leaves the old file (or none)."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def encode(obj: Any) -> str:

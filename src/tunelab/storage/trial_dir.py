@@ -51,8 +51,9 @@ def write_trial_state(trial: "Trial") -> None:
         "checkpoint": os.path.relpath(checkpoint, trial.logdir) if checkpoint else None,
         "error_file": os.path.basename(trial.error_file) if trial.error_file else None,
     }
-    with open(os.path.join(trial.logdir, "trial_state.json"), "w") as f:
-        json.dump(state, f)
+    from tunelab.loggers.base import rewrite_atomically
+
+    rewrite_atomically(os.path.join(trial.logdir, "trial_state.json"), [json.dumps(state)])
 
 
 class CheckpointKeeper:
