@@ -1,5 +1,6 @@
 """Every name that API.md promises is importable from the path it names, and behaves as a public name."""
 import importlib
+import os
 import threading
 
 import pytest
@@ -96,3 +97,13 @@ def test_seeded_random_search_is_reproducible():
 
     assert configs(3) == configs(3)
     assert configs(3) != configs(4)
+
+
+def test_public_entry_points_are_typed():
+    """Editors and type checkers see what the entry points return (not `Any`)."""
+    import inspect
+
+    assert inspect.signature(tune.run).return_annotation == "ExperimentAnalysis"
+    assert inspect.signature(tune.run_experiments).return_annotation == "list[Trial]"
+    assert inspect.signature(tune.init).return_annotation == "None"
+    assert os.path.exists(os.path.join(os.path.dirname(tune.__file__), "py.typed"))

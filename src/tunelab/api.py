@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.callback import Callback
 from tunelab.controller import Controller
@@ -17,6 +17,9 @@ from tunelab.suggest.search import SearchAlgorithm
 from tunelab.suggest.searcher import to_search_algorithm
 from tunelab.trial import Trial
 from tunelab.validation import check_number
+
+if TYPE_CHECKING:
+    from tunelab.analysis import ExperimentAnalysis
 
 EXECUTORS = ("local", "ray")
 _executor_args: dict[str, Any] = {}
@@ -337,7 +340,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
         callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
         server_port: int = 4321, raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
         time_budget_s: float | None = None, trial_name_creator: Any = None, trial_dirname_creator: Any = None,
-        **options: Any) -> Any:
+        **options: Any) -> ExperimentAnalysis:
     """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`.
 
     A keyword tunelab does not know, or a Ray option it does not support (remote storage, fail_fast...),
