@@ -3,6 +3,7 @@
 `import tunelab as tune` is a drop-in for the 2018 `import ray.tune as tune`; `tunelab.run` is the modern
 single call. See the README and docs/ for the guide.
 """
+from tunelab._version import __version__ as __version__
 from tunelab.api import init, run, run_experiments, shutdown
 from tunelab.callback import Callback
 from tunelab.error import TuneError
@@ -11,14 +12,24 @@ from tunelab.registry import register_env, register_trainable
 from tunelab.shared_objects import with_parameters
 from tunelab.stopper import Stopper
 from tunelab.suggest.domains import (
-    choice, function, grid_search, lograndint, loguniform, qloguniform, qlograndint, qrandint, qrandn,
-    quniform, randint, randn, sample_from, uniform,
+    choice,
+    function,
+    grid_search,
+    lograndint,
+    loguniform,
+    qlograndint,
+    qloguniform,
+    qrandint,
+    qrandn,
+    quniform,
+    randint,
+    randn,
+    sample_from,
+    uniform,
 )
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trainable.session import get_checkpoint, get_trial_dir, report
 from tunelab.trainable.trainable import Trainable
-
-from tunelab._version import __version__
 
 
 def __getattr__(name: str):  # lazy: keep `import tunelab` light

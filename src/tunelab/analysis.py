@@ -11,7 +11,8 @@ import json
 import math
 import os
 import re
-from typing import TYPE_CHECKING, Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def read_last_result(path: str, block: int = 4096) -> dict:
     """The last complete JSON object line of a result.json, reading only the end of the file. Lines it
     has to skip (torn by a kill, unreadable) are reported with a warning."""
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below
     except OSError:
         return {}
     skipped = 0

@@ -17,7 +17,8 @@ import importlib.util
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tunelab._version import __version__
 from tunelab.error import TuneError

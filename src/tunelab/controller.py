@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
@@ -19,9 +20,9 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
 from tunelab.schedulers.trial_scheduler import TrialScheduler
+from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
-from tunelab.stopper import Stopper
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
@@ -258,7 +259,7 @@ class Controller:
                 continue
             try:
                 action()
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 if failed or first is not None:
                     logger.warning("%s failed too: %s", what, exc)
                 else:
@@ -598,7 +599,7 @@ class Controller:
             if trial.status == Trial.RUNNING:
                 try:
                     self.executor.stop_trial(trial)
-                except Exception:  # noqa: BLE001 - best effort while aborting
+                except Exception:
                     logger.debug("could not stop %s", trial, exc_info=True)
 
     def _print_status(self, final: bool) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 import os
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.registry import trainable_name_for

@@ -7,7 +7,8 @@ is one edit.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from tunelab.error import TuneError
 
@@ -83,4 +84,5 @@ def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
         known = accepted + list(refused) + list(REMOTE_STORAGE_OPTIONS)
         close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise TuneError(f"{where}: unknown keyword argument {key!r}{hint}. Accepted: {', '.join(sorted(set(accepted) - set(REMOTE_STORAGE_OPTIONS)))}")
+        listed = ", ".join(sorted(set(accepted) - set(REMOTE_STORAGE_OPTIONS)))
+        raise TuneError(f"{where}: unknown keyword argument {key!r}{hint}. Accepted: {listed}")

@@ -13,7 +13,8 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, TextIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tunelab.callback import Callback
 

@@ -1,7 +1,8 @@
 """Per-trial resource requests (`Resources`) and their validation."""
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from tunelab.error import TuneError
 from tunelab.validation import check_number

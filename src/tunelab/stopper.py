@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import as_number, require_number

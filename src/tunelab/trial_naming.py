@@ -3,7 +3,8 @@ its folder `<name>_<trial_id>`); `trial_dirname_creator(trial)` names its folder
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 

@@ -79,7 +79,7 @@ def check_picklable(config: Any, where: str = "config") -> None:
 
     try:
         cloudpickle.dumps(config)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure is reported with its path
+    except Exception as exc:
         path, value = _unpicklable_leaf(config, where, cloudpickle)
         raise TuneError(
             f"{path} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be pickled ({exc}); "
@@ -99,6 +99,6 @@ def _unpicklable_leaf(value: Any, path: str, cloudpickle: Any) -> tuple[str, Any
     for child_path, child in items:
         try:
             cloudpickle.dumps(child)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return _unpicklable_leaf(child, child_path, cloudpickle)
     return path, value

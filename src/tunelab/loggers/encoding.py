@@ -9,7 +9,8 @@ read back, so an infinite metric survives a round trip.
 from __future__ import annotations
 
 import json
-from typing import Any, Container, Mapping
+from collections.abc import Container, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -9,13 +9,14 @@ links each metric to its scalar curve.
 from __future__ import annotations
 
 import contextlib
-import math
-import struct
 import itertools
+import math
+import os
+import struct
 import sys
 import time
-import os
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,8 +60,8 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
         super().__init__()
         try:
             with _without_torch():
-                from tensorboardX.record_writer import masked_crc32c  # noqa: F401 - the package loads here, torch-free
                 from tensorboardX.proto.summary_pb2 import Summary
+                from tensorboardX.record_writer import masked_crc32c  # noqa: F401 - the package loads here, torch-free
                 from tensorboardX.summary import hparams
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError(
@@ -153,7 +154,7 @@ class _EventWriter:
         self._event_cls = Event
         self._crc = masked_crc32c
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
-        self._file = open(os.path.join(logdir, name), "ab")
+        self._file = open(os.path.join(logdir, name), "ab")  # noqa: SIM115 - kept open until close()
         self._flush_secs = flush_secs
         self._next_flush = time.monotonic() + flush_secs
         self.file_writer = self

@@ -12,7 +12,8 @@ import copy
 import inspect
 import math
 import random
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
@@ -56,7 +57,7 @@ def _copy_config(config: dict) -> dict:
     """A deep copy of a config, or a shallow one when it holds objects that cannot be copied."""
     try:
         return copy.deepcopy(config)
-    except Exception:  # noqa: BLE001 - e.g. locks or handles placed in the config by the user
+    except Exception:
         return dict(config)
 
 

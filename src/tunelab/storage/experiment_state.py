@@ -5,7 +5,8 @@ import hashlib
 import inspect
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.storage.journal import Journal, corrupt, decode, encode

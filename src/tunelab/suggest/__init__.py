@@ -9,7 +9,7 @@ from tunelab.suggest.limiter import ConcurrencyLimiter
 from tunelab.suggest.optuna import OptunaSearch
 from tunelab.suggest.repeater import Repeater
 from tunelab.suggest.search import SearchAlgorithm
-from tunelab.suggest.searcher import SearchGenerator, Searcher, SuggestionAlgorithm, to_search_algorithm
+from tunelab.suggest.searcher import Searcher, SearchGenerator, SuggestionAlgorithm, to_search_algorithm
 
 __all__ = [
     "SearchAlgorithm", "BasicVariantGenerator", "grid_search", "function", "sample_from",

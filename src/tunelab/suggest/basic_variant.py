@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
@@ -69,7 +69,7 @@ class BasicVariantGenerator(SearchAlgorithm):
     def _generate_trials(self, experiment: Experiment) -> "Iterator[Trial]":
         spec = {"config": experiment.config}
         points = list(self._points)
-        for sample_index in range(experiment.num_samples):
+        for _sample in range(experiment.num_samples):
             if points:
                 point = points.pop(0)
                 config = _merge(experiment.config, point)

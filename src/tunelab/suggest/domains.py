@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tunelab.error import TuneError
 
@@ -116,7 +117,7 @@ class Function(Domain):
         return f"sample_from({getattr(self.fn, '__name__', self.fn)})"
 
 
-class function:  # noqa: N801 - seed name
+class function:
     """Wrap a callable so that variant generation passes it through instead of calling it."""
 
     def __init__(self, func: Callable):

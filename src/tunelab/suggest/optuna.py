@@ -12,8 +12,17 @@ from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.space import (
-    Path, deep_merge, finalize_value, integer_upper, label_of, leaf_paths, option_domains, point_to_params,
-    sampled_domains, substitute_domains, unflatten,
+    Path,
+    deep_merge,
+    finalize_value,
+    integer_upper,
+    label_of,
+    leaf_paths,
+    option_domains,
+    point_to_params,
+    sampled_domains,
+    substitute_domains,
+    unflatten,
 )
 from tunelab.validation import check_number
 

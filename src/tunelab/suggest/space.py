@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import math
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
@@ -148,9 +149,8 @@ def _add_param(label: str, domain: Domain, found: bool, value: Any, params: dict
 
 def _lookup(point: Any, path: Path) -> tuple[bool, Any]:
     for key in path:
-        if isinstance(point, dict) and key in point:
-            point = point[key]
-        elif isinstance(point, (list, tuple)) and isinstance(key, int) and key < len(point):
+        in_dict = isinstance(point, dict) and key in point
+        if in_dict or isinstance(point, (list, tuple)) and isinstance(key, int) and key < len(point):
             point = point[key]
         else:
             return False, None
@@ -169,7 +169,7 @@ def _matches(option: Any, value: Any) -> bool:
         return True
     try:
         return type(option) is type(value) and bool(option == value)
-    except Exception:  # noqa: BLE001 - objects whose == is not a plain bool never match
+    except Exception:
         return False
 
 

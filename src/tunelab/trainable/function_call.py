@@ -7,7 +7,8 @@ Objects bound with `with_parameters` are passed by keyword and never count as th
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def wants_reporter(fn: Any, bound: tuple[str, ...] = ()) -> bool:
