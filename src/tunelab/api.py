@@ -20,10 +20,11 @@ from tunelab.validation import check_number
 
 if TYPE_CHECKING:
     from tunelab.analysis import ExperimentAnalysis
+    from tunelab.execution.executor import Executor
 
 EXECUTORS = ("local", "ray")
 _executor_args: dict[str, Any] = {}
-_executor: Any = None
+_executor: Executor | None = None
 
 
 def init(num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
@@ -74,7 +75,8 @@ def shutdown() -> None:
         _executor = None
 
 
-def get_executor() -> Any:
+def get_executor() -> Executor:
+    """The executor trials run on: made on first use from the `init` settings, then kept for the process."""
     global _executor
     if _executor is None:
         args = dict(_executor_args)
@@ -282,9 +284,7 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
     if experiment_list:
         search_alg.add_configurations(experiment_list)
     else:
-        experiment_list = list(getattr(search_alg, "_experiments", []) or [])
-        if not experiment_list and getattr(search_alg, "_experiment", None) is not None:
-            experiment_list = [search_alg._experiment]
+        experiment_list = search_alg.added_experiments()
         if not experiment_list and isinstance(search_alg, BasicVariantGenerator):
             raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
     trials = _run_trials(experiment_list, search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),

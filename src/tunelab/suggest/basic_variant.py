@@ -63,6 +63,9 @@ class BasicVariantGenerator(SearchAlgorithm):
             self.total_samples += grid_size * experiment.num_samples
             self._generators.append(self._generate_trials(experiment))
 
+    def added_experiments(self) -> list[Experiment]:
+        return list(self._experiments)
+
     def _next_id(self) -> str:
         return f"{self._id_prefix}_{self._counter:05d}"
 

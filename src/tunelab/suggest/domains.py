@@ -25,7 +25,7 @@ class Domain:
 
 
 def _rng(random_state: Any) -> random.Random:
-    return random_state if random_state is not None else random._inst  # type: ignore[attr-defined]
+    return random_state if random_state is not None else random._inst
 
 
 def _quantize(value: float, q: float | None) -> float:
@@ -42,16 +42,21 @@ class Float(Domain):
     def sample(self, spec: Any = None, random_state: random.Random | None = None) -> float:
         rng = _rng(random_state)
         if self.mean is not None:
-            value = rng.gauss(self.mean, self.sd)
-        elif self.log:
-            value = math.exp(rng.uniform(math.log(self.lower), math.log(self.upper)))
+            assert self.sd is not None  # randn/qrandn set mean and sd together
+            return float(_quantize(rng.gauss(self.mean, self.sd), self.q))
+        lower, upper = self.bounds()
+        if self.log:
+            value = math.exp(rng.uniform(math.log(lower), math.log(upper)))
         else:
-            value = rng.uniform(self.lower, self.upper)
+            value = rng.uniform(lower, upper)
         if self.q is not None:
-            value = _quantize(value, self.q)
-            if self.lower is not None:
-                value = min(max(value, self.lower), self.upper)
+            value = min(max(_quantize(value, self.q), lower), upper)
         return float(value)
+
+    def bounds(self) -> tuple[float, float]:
+        """`(lower, upper)` of a uniform or log-uniform domain (a normal one, `mean` set, has none)."""
+        assert self.lower is not None and self.upper is not None, f"{self!r} is normal: it has no bounds"
+        return self.lower, self.upper
 
     def __repr__(self) -> str:
         if self.mean is not None:
@@ -95,7 +100,7 @@ class Categorical(Domain):
 class Function(Domain):
     """A value computed by `fn(spec)` (the seed's `lambda spec: ...`), resolved after the other values."""
 
-    def __init__(self, fn: Callable[[Any], Any]):
+    def __init__(self, fn: Callable[..., Any]):  # fn(spec), or fn() for a no-argument callable
         if not callable(fn):
             raise TuneError(f"sample_from needs a callable, got {fn!r}")
         self.fn = fn

@@ -172,7 +172,8 @@ class HyperOptSearch(Searcher):
             doc["misc"]["vals"].setdefault(label, [])
         return doc
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict | None = None) -> bool:
+    def set_search_properties(self, metric: str | list[str] | None, mode: str | list[str] | None,
+                              config: dict | None = None) -> bool:
         self._adopt_metric_mode(metric, mode)
         self._check_single_metric()
         domains = sampled_domains(config or {})
@@ -297,12 +298,13 @@ def _to_hyperopt(label: str, domain: Domain) -> Any:
             if domain.q is not None:
                 return hp.qnormal(label, domain.mean, domain.sd, domain.q)
             return hp.normal(label, domain.mean, domain.sd)
+        low, high = domain.bounds()
         if domain.log:
-            low, high = math.log(domain.lower), math.log(domain.upper)
+            low, high = math.log(low), math.log(high)
             return hp.qloguniform(label, low, high, domain.q) if domain.q else hp.loguniform(label, low, high)
         if domain.q is not None:
-            return hp.quniform(label, domain.lower, domain.upper, domain.q)
-        return hp.uniform(label, domain.lower, domain.upper)
+            return hp.quniform(label, low, high, domain.q)
+        return hp.uniform(label, low, high)
     raise TuneError(f"HyperOptSearch cannot sample {domain!r} (at {label!r})")
 
 

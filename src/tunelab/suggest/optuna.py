@@ -123,6 +123,7 @@ class OptunaSearch(Searcher):
             trial = study.ask(fixed_distributions=self._native)
             config = unflatten({self._native_paths[label]: value for label, value in trial.params.items()})
         else:
+            assert self._domains is not None  # _ensure_study refuses a searcher with neither space
             trial = study.ask()
             values = {path: _sample(trial, label_of(path), domain) for path, domain in self._domains.items()}
             config = deep_merge(copy.deepcopy(self._template), unflatten(values))
@@ -202,6 +203,7 @@ class OptunaSearch(Searcher):
             missing = sorted(set(self._native) - set(flat))
             params, distributions = flat, {label: self._native[label] for label in flat}
         else:
+            assert self._domains is not None  # _ensure_study refuses a searcher with neither space
             labelled, missing = point_to_params(point, self._domains)
             params = {label: value for label, (_, value) in labelled.items()}
             distributions = {label: _distribution(label, domain) for label, (domain, _) in labelled.items()}

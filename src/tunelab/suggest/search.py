@@ -22,6 +22,11 @@ class SearchAlgorithm:
     def add_configurations(self, experiments: "list[Experiment] | Experiment | dict") -> None:
         """Track the given experiment specs."""
 
+    def added_experiments(self) -> "list[Experiment]":
+        """The experiments `add_configurations` took so far: what `run_experiments(search_alg=...)` runs
+        when it is given no experiments of its own. The default tracks none."""
+        return []
+
     def next_trials(self) -> "list[Trial]":
         """All trials that can be run now."""
         return []
@@ -64,7 +69,7 @@ class SearchAlgorithm:
 
 def drain_trials(search_alg: SearchAlgorithm) -> "list[Trial]":
     """Every trial `search_alg.next_trial()` gives until it gives None (a throttle or the end)."""
-    trials = []
+    trials: list[Trial] = []
     while True:
         trial = search_alg.next_trial()
         if trial is None:

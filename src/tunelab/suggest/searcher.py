@@ -223,6 +223,9 @@ class SearchGenerator(SearchAlgorithm):
             self._space_from_config = True
         self._experiment = experiment
 
+    def added_experiments(self) -> list[Experiment]:
+        return [self._experiment] if self._experiment is not None else []
+
     def next_trial(self) -> "Trial | None":
         """One new trial, or None when the searcher throttles or is finished."""
         if self._experiment is None or self.is_finished():

@@ -106,12 +106,12 @@ def finalize_value(domain: Domain, raw: Any) -> Any:
             value = int(round(value / domain.q) * domain.q)
         return min(max(value, domain.lower), integer_upper(domain))
     if isinstance(domain, Float):
-        value = float(raw)
+        number = float(raw)
         if domain.q is not None:  # keep the digits q has: 6 * 1e-4 gives 0.0006, not 0.0006000000000000001
-            value = round(round(value / domain.q) * domain.q, max(0, -math.floor(math.log10(domain.q))) + 6)
-        if domain.lower is not None:
-            value = min(max(value, domain.lower), domain.upper)
-        return value
+            number = round(round(number / domain.q) * domain.q, max(0, -math.floor(math.log10(domain.q))) + 6)
+        if domain.lower is not None and domain.upper is not None:
+            number = min(max(number, domain.lower), domain.upper)
+        return number
     return raw
 
 
