@@ -65,30 +65,30 @@ class CallbackList(Callback):
     def setup(self, **info: Any) -> None:
         _call(self.callbacks, "setup", **info)
 
-    def on_trial_start(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
         _call(self.callbacks, "on_trial_start", iteration, trials, trial, **info)
 
-    def on_trial_result(self, iteration, trials, trial, result, **info):  # type: ignore[no-untyped-def]
+    def on_trial_result(self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any) -> None:
         for cb in self.callbacks:  # the per-result path: inlined
             try:
                 cb.on_trial_result(iteration, trials, trial, result, **info)
             except Exception as exc:
                 raise CallbackError(f"callback {type(cb).__name__}.on_trial_result raised {exc!r}") from exc
 
-    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):  # type: ignore[no-untyped-def]
+    def on_checkpoint(self, iteration: int, trials: "list[Trial]", trial: "Trial", checkpoint: Any, **info: Any) -> None:
         _call(self.callbacks, "on_checkpoint", iteration, trials, trial, checkpoint, **info)
 
-    def on_trial_complete(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
         _call(self.callbacks, "on_trial_complete", iteration, trials, trial, **info)
 
-    def on_trial_error(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
         _call(self.callbacks, "on_trial_error", iteration, trials, trial, **info)
 
-    def on_trial_recover(self, iteration, trials, trial, **info):  # type: ignore[no-untyped-def]
+    def on_trial_recover(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
         _call(self.callbacks, "on_trial_recover", iteration, trials, trial, **info)
 
-    def on_trial_restore(self, trial, iteration):  # type: ignore[no-untyped-def]
+    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
         _call(self.callbacks, "on_trial_restore", trial, iteration)
 
-    def on_experiment_end(self, trials, **info):  # type: ignore[no-untyped-def]
+    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
         _call(self.callbacks, "on_experiment_end", trials, **info)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from tunelab.callback import Callback
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from tunelab.trial import Trial
 
 __all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
@@ -291,7 +293,7 @@ class _LiveView:
         self._progress.update(self._task, completed=finished, total=info.get("total_trials"))
         self._live.update(Group(*self._header(trials, info), self._table(trials, info), self._progress), refresh=force)
 
-    def _header(self, trials: list["Trial"], info: dict[str, Any]) -> list[str]:
+    def _header(self, trials: list["Trial"], info: dict[str, Any]) -> list[Text]:
         from rich.text import Text
 
         lines = [info.get("scheduler_debug", "")]

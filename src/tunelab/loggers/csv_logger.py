@@ -68,7 +68,8 @@ class CSVLoggerCallback(TrialFileLogger[_CsvFile]):
     """Writes every result of every trial as one row of `<logdir>/progress.csv` (VisKit reads it)."""
 
     def _open(self, trial: "Trial") -> _CsvFile:
-        return _CsvFile(os.path.join(trial.logdir, PROGRESS_FILE))  # type: ignore[arg-type]
+        assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
+        return _CsvFile(os.path.join(trial.logdir, PROGRESS_FILE))
 
     def on_trial_result(
         self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any

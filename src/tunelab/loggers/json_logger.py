@@ -27,7 +27,8 @@ class JsonLoggerCallback(TrialFileLogger[LineAppender]):
         self._configs: dict[str, tuple[Any, str]] = {}  # trial_id -> (config object, params text)
 
     def _open(self, trial: "Trial") -> LineAppender:
-        return LineAppender(os.path.join(trial.logdir, RESULT_FILE))  # type: ignore[arg-type]
+        assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
+        return LineAppender(os.path.join(trial.logdir, RESULT_FILE))
 
     def _forget(self, trial: "Trial") -> None:
         self._configs.pop(trial.trial_id, None)

@@ -76,6 +76,7 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
     def _open(self, trial: "Trial") -> Any:
         # tensorboardX names event files by the second: this suffix keeps a writer reopened within the
         # same second from truncating the previous file, and keeps the files sorted in creation order
+        assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
         return _EventWriter(
             trial.logdir,
             flush_secs=self._flush_secs,
@@ -132,7 +133,8 @@ def _without_torch() -> Iterator[None]:
     if "torch" in sys.modules:
         yield
         return
-    sys.modules["torch"] = None  # type: ignore[assignment] - makes `import torch` raise ImportError
+    # a None entry makes `import torch` raise ImportError; typeshed types sys.modules values as modules only
+    sys.modules["torch"] = None  # type: ignore[assignment]
     try:
         yield
     finally:
