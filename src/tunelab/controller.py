@@ -19,6 +19,7 @@ from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
+from tunelab.resources import Resources
 from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
@@ -93,7 +94,7 @@ class Controller:
         self._start_time = time.monotonic()
         self._next_status = 0.0
         self._stopped_all = False
-        self._last_resources = None
+        self._last_resources: Resources | None = None
         self._stall_since: float | None = None
         self._changed = True
         self._warned: set[str] = set()
@@ -456,6 +457,7 @@ class Controller:
             if self.state is not None:
                 self.state.on_config(trial)
             if decision == CONTINUE and self.executor.reset_trial(trial, new_config):
+                assert checkpoint.path is not None  # a trial's checkpoints are folders (Checkpoint.from_directory)
                 self.executor.restore_trial(trial, checkpoint.path)
                 trial.checkpoint = checkpoint
                 self.executor.continue_trial(trial)

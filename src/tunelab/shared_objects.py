@@ -132,7 +132,7 @@ def with_parameters(trainable: Any, **objects: Any) -> Any:
     handles = {name: pin_in_object_store(value) for name, value in objects.items()}
     if inspect.isclass(trainable) and issubclass(trainable, Trainable):
 
-        class _WithParameters(trainable):  # type: ignore[misc, valid-type]
+        class _WithParameters(trainable):
             def _setup_dispatch(self, config: dict) -> None:
                 bound = {name: get_pinned_object(h) for name, h in handles.items()}
                 if type(self).setup is not Trainable.setup:

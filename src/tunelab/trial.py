@@ -97,7 +97,9 @@ class Trial:
     def should_checkpoint(self) -> bool:
         """True when `checkpoint_freq` says the latest result must be followed by a checkpoint."""
         iteration = self.last_result.get("training_iteration")
-        return bool(self.checkpoint_freq) and bool(iteration) and iteration % self.checkpoint_freq == 0
+        if not self.checkpoint_freq or not iteration:
+            return False
+        return iteration % self.checkpoint_freq == 0
 
     def update_last_result(self, result: dict, terminate: bool = False) -> None:
         if terminate:

@@ -131,7 +131,8 @@ class MedianStoppingRule(FIFOScheduler):
         median = self._median_until(time)
         if median is None and history.best != WORST_SCORE:
             return self._maybe_yield(runner, trial, time)
-        if history.best == WORST_SCORE or history.best < median:  # only unusable (NaN) scores: below any median
+        # only unusable (NaN) scores: below any median (and past the check above, a usable best has a median)
+        if history.best == WORST_SCORE or (median is not None and history.best < median):
             self._stopped.add(trial.trial_id)
             self._num_stopped += 1
             if self._verbose:

@@ -347,7 +347,7 @@ class PopulationBasedTraining(FIFOScheduler):
 
     def _set_perturbation_time(self, trial: Trial, time: float) -> None:
         self._trial_state[trial].last_perturbation_time = time
-        trial.last_perturbation_time = time  # type: ignore[assignment]  # mirrored for displays, the journal
+        trial.last_perturbation_time = time  # mirrored for displays, the journal
 
     # -- seed helpers, reporting and resume ----------------------------------------------------------
     def last_scores(self, trials: list[Trial]) -> list[float]:

@@ -54,6 +54,7 @@ class Checkpoint:
         """The checkpoint as a dict: the dict it was made from, or the dict saved in its folder."""
         if self._data is not None:
             return dict(self._data)
+        assert self.path is not None  # __init__ sets exactly one of path and data
         dict_file = os.path.join(self.path, _DICT_FILE)
         if os.path.exists(dict_file):
             with open(dict_file, "rb") as f:
@@ -68,6 +69,7 @@ class Checkpoint:
             with open(os.path.join(target, _DICT_FILE), "wb") as f:
                 pickle.dump(self._data, f)
         elif os.path.abspath(target) != self.path:
+            assert self.path is not None  # __init__ sets exactly one of path and data
             shutil.copytree(self.path, target, dirs_exist_ok=True)
         return target
 
@@ -86,4 +88,6 @@ class Checkpoint:
         return hash(self.path)
 
     def __repr__(self) -> str:
-        return f"Checkpoint(path={self.path!r})" if self.path else f"Checkpoint(dict keys={list(self._data)})"
+        if self._data is None:
+            return f"Checkpoint(path={self.path!r})"
+        return f"Checkpoint(dict keys={list(self._data)})"
