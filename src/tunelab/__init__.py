@@ -3,6 +3,8 @@
 `import tunelab as tune` is a drop-in for the 2018 `import ray.tune as tune`; `tunelab.run` is the modern
 single call. See the README and docs/ for the guide.
 """
+from typing import TYPE_CHECKING, Any
+
 from tunelab._version import __version__ as __version__
 from tunelab.api import init, run, run_experiments, shutdown
 from tunelab.callback import Callback
@@ -31,8 +33,12 @@ from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trainable.session import get_checkpoint, get_trial_dir, report
 from tunelab.trainable.trainable import Trainable
 
+if TYPE_CHECKING:  # imported lazily by __getattr__ at run time; type checkers see the real classes
+    from tunelab.analysis import ExperimentAnalysis
+    from tunelab.web_server import TuneClient
 
-def __getattr__(name: str):  # lazy: keep `import tunelab` light
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import tunelab` light
     if name == "ExperimentAnalysis":
         from tunelab.analysis import ExperimentAnalysis
 
