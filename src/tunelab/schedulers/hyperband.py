@@ -70,6 +70,11 @@ class _Bracket:
         stats = self._live_trials[trial]
         return 0.0 if stats is None else stats[0]
 
+    def _score_of(self, trial: Trial) -> float:
+        stats = self._live_trials[trial]
+        assert stats is not None  # ranked only once every live trial reached the milestone, so has reported
+        return stats[1]
+
     def cur_iter_done(self) -> bool:
         """Every live trial has reached the milestone."""
         return all(self.time_of(t) >= self._r for t in self._live_trials)
@@ -94,7 +99,7 @@ class _Bracket:
         self._halves -= 1
         self._n = math.ceil(self._n / self._eta)
         self._r = self._max_t if self._halves == 0 else min(self._r * self._eta, self._max_t)
-        ranked = sorted(self._live_trials, key=lambda t: self._live_trials[t][1])  # type: ignore[index]
+        ranked = sorted(self._live_trials, key=self._score_of)
         good, bad = ranked[-self._n:], ranked[:-self._n]
         self._added = len(good)
         return good, bad

@@ -289,8 +289,8 @@ class PopulationBasedTraining(FIFOScheduler):
     # -- decisions ---------------------------------------------------------------------------------
     def _quantiles(self) -> tuple[list[Trial], list[Trial]]:
         """(bottom, top) trials by last score, each `quantile_fraction` of the scored unfinished ones."""
-        trials = [t for t, s in self._trial_state.items() if s.last_score is not None and not t.is_finished()]
-        trials.sort(key=lambda t: self._trial_state[t].last_score)  # type: ignore[arg-type,return-value]
+        scores = {t: s.last_score for t, s in self._trial_state.items() if s.last_score is not None and not t.is_finished()}
+        trials = sorted(scores, key=scores.__getitem__)
         if len(trials) <= 1:
             return [], []
         count = min(math.ceil(len(trials) * self._quantile_fraction), len(trials) // 2)
@@ -352,8 +352,7 @@ class PopulationBasedTraining(FIFOScheduler):
     # -- seed helpers, reporting and resume ----------------------------------------------------------
     def last_scores(self, trials: list[Trial]) -> list[float]:
         """The last recorded scores of the given unfinished trials (seed test helper)."""
-        return [self._trial_state[t].last_score for t in trials  # type: ignore[misc]
-                if self._trial_state[t].last_score is not None and not t.is_finished()]
+        return [score for t in trials if (score := self._trial_state[t].last_score) is not None and not t.is_finished()]
 
     def reset_stats(self) -> None:
         self._num_perturbations = 0
