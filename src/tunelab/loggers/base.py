@@ -12,14 +12,18 @@ import os
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tunelab.callback import Callback
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
-H = TypeVar("H")
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+H = TypeVar("H", bound=_Closable)
 
 
 class TrialFileLogger(Callback, Generic[H], metaclass=ABCMeta):
@@ -36,7 +40,7 @@ class TrialFileLogger(Callback, Generic[H], metaclass=ABCMeta):
         """Open the trial's handle in append mode (its logdir exists)."""
 
     def _close(self, trial_id: str, handle: H) -> None:
-        handle.close()  # type: ignore[attr-defined]
+        handle.close()
 
     # -- handles -----------------------------------------------------------------------------------
     def _handle(self, trial: "Trial") -> H | None:
