@@ -95,12 +95,18 @@ class _RayWorker:
         self.key = key
         self.conn: Any = _PendingChannel()
         self.trial: Trial | None = None
+        self.stopping: Trial | None = None  # as for a local worker: stopped, end not yet acknowledged
+        self.stop_deadline = 0.0
         self.gpu_ids: list[str] = []
         self.known_keys: set[str] = set()
 
     @property
     def connected(self) -> bool:
         return not isinstance(self.conn, _PendingChannel)
+
+    @property
+    def idle(self) -> bool:
+        return self.trial is None and self.stopping is None
 
     def attach(self, conn: Channel) -> None:
         queued, self.conn = self.conn.queued, conn
@@ -253,7 +259,7 @@ class RayExecutor(LocalExecutor):
     def _new_worker(self, signature: tuple) -> _RayWorker:
         """A new actor of this resource shape. Idle actors keep their Ray resources, so the idle ones (all of
         other shapes: one of this shape would have been reused) are killed first."""
-        for worker in [w for w in self._workers if w.trial is None]:
+        for worker in [w for w in self._workers if w.idle]:
             self._discard_worker(worker)
         cpu, gpu, custom = signature
         actor = self._actor_class.options(num_cpus=cpu, num_gpus=gpu, resources=dict(custom) or None).remote()
