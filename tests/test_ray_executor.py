@@ -3,6 +3,7 @@ as actors, lock-step results, checkpoints, pause and resume, PBT exploits, error
 resource gating, and the env-var switch that moves an unchanged script onto the cluster."""
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 #: Ray's single-node mode keeps every address on 127.0.0.1 (else Ray swaps in the machine's outward IP);
 #: token authentication (Ray's default for clusters started by `ray start`) on for the cluster and the driver.
 #: Set before Ray is imported: Ray reads them once, at import.
-RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
+                "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 _SAVED_ENV = {k: os.environ.get(k) for k in RAY_TEST_ENV}
 os.environ.update(RAY_TEST_ENV)
 ray = pytest.importorskip("ray")
