@@ -158,3 +158,38 @@ def test_a_worker_that_acknowledges_within_the_grace_period_is_reused_not_killed
     assert len(cleaned) == 3  # every cleanup ran to its end: none was cut short by a kill
     assert len({t.last_result["pid"] for t in trials}) == 1  # one worker served all three, one after another
     _assert_no_worker_busy()
+
+
+def report_then_spin(config):
+    tunelab.report(pid=os.getpid())
+    while True:
+        pass
+
+
+class _CtrlC(tunelab.Callback):
+    """Interrupts the experiment at the first result (as Ctrl-C would), while the trial goes on computing."""
+
+    def __init__(self):
+        self.pids: list[int] = []
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.pids.append(result["pid"])
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_leaves_no_worker_computing_a_trial(short_grace):
+    ctrl_c = _CtrlC()
+    with pytest.raises(KeyboardInterrupt):
+        tunelab.run(report_then_spin, callbacks=[ctrl_c], verbose=0)
+    [pid] = ctrl_c.pids
+    assert not _alive(pid), "the worker computing the interrupted trial outlived tune.run"
+    _assert_no_worker_busy()
+
+
+def test_a_bad_grace_period_is_a_clear_error(monkeypatch):
+    from tunelab import TuneError
+    from tunelab.execution.local import LocalExecutor
+
+    monkeypatch.setenv("TUNELAB_STOP_GRACE_S", "soon")
+    with pytest.raises(TuneError, match="TUNELAB_STOP_GRACE_S must be a number of seconds >= 0, got 'soon'"):
+        LocalExecutor(num_cpus=1)
