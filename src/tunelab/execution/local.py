@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -31,8 +30,10 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 DEFAULT_STOP_GRACE_S = 5.0
 STOP_GRACE_ENV = "TUNELAB_STOP_GRACE_S"
 #: how long `stop_trial` itself waits for the acknowledgement (a trial waiting at a report gives it within
-#: microseconds; one in the middle of a step is then waited for by the event loop instead)
+#: microseconds, so the first STOP_ACK_SPIN_S are polled without sleeping; one in the middle of a step is
+#: then waited for by the event loop instead)
 STOP_ACK_WAIT_S = 0.01
+STOP_ACK_SPIN_S = 0.0005
 
 logger = logging.getLogger(__name__)
 
@@ -362,20 +363,14 @@ class LocalExecutor(Executor):
         """Read `worker`'s messages for up to `wait_s` until it acknowledges its stop (then it is idle again
         at once, without an event); a worker busy computing is left to the event loop."""
         deadline = time.monotonic() + wait_s
-        poller = select.poll()
-        poller.register(worker.conn.fileno(), select.POLLIN)
-        for message in worker.conn.drain():
-            self._accept(worker, message)
         while worker.stopping is not None:
-            remaining = deadline - time.monotonic()
-            if worker.stopping is None or remaining <= 0 or not poller.poll(remaining * 1000):
-                return
             try:
-                messages = worker.conn.read_available()
+                if not worker.conn.wait(max(0.0, deadline - time.monotonic()), spin_s=STOP_ACK_SPIN_S):
+                    return
             except EOFError:
                 self._discard_worker(worker)
                 return
-            for message in messages:
+            for message in worker.conn.drain():
                 self._accept(worker, message)
 
     def _kill_unacknowledged(self) -> list[Event]:
