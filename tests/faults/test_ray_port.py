@@ -17,9 +17,18 @@ from tunelab.execution.ray_executor import _handshake, _Handshake
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 try:
-    from test_ray_executor import cluster, on_ray  # noqa: F401 - pytest fixtures: the module's Ray cluster
+    from test_ray_executor import RAY_TEST_ENV, cluster, on_ray  # noqa: F401 - the Ray cluster fixtures
 except pytest.skip.Exception:  # Ray is not installed: only the socket-level tests run
-    on_ray = None
+    RAY_TEST_ENV, on_ray = {}, None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ray_test_env():
+    """The Ray settings of tests/test_ray_executor.py in this process, whichever module's cluster fixture
+    (which restores the environment when it ends) ran before or runs after this one."""
+    os.environ.update(RAY_TEST_ENV)
+    yield
+    os.environ.update(RAY_TEST_ENV)
 
 pytestmark = pytest.mark.timeout(60)
 needs_ray = pytest.mark.skipif(on_ray is None, reason="needs Ray")
