@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tunelab.execution.ray_executor import _handshake, _Handshake
+from tunelab.stopper import Stopper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 try:
@@ -183,6 +184,19 @@ def _spin(config):
         pass
 
 
+class _StopAllOnceSpinning(Stopper):
+    """A stopper that ends the experiment (as `time_budget_s` does) once the trial computes."""
+
+    def __init__(self, pid_file: Path):
+        self.pid_file = pid_file
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.pid_file.exists()
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -198,7 +212,7 @@ def test_an_actor_spinning_on_a_stopped_trial_is_killed_and_replaced(on_ray, tmp
 
     monkeypatch.setenv("TUNELAB_STOP_GRACE_S", "1")
     pid_file = tmp_path / "spin.pid"
-    [spun] = tune.run(_spin, config={"pid_file": str(pid_file)}, time_budget_s=1, verbose=0).trials
+    [spun] = tune.run(_spin, config={"pid_file": str(pid_file)}, stop=_StopAllOnceSpinning(pid_file), verbose=0).trials
     assert spun.status == Trial.TERMINATED
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10  # ray.kill has been called; the actor's process exits

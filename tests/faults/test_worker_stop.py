@@ -44,6 +44,19 @@ def ok(config):
         tunelab.report(mean_accuracy=i, pid=os.getpid())
 
 
+class StopAllOnceSpinning(tunelab.Stopper):
+    """Ends the experiment (as `time_budget_s` does) once a trial has started computing in `folder`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return any(self.folder.iterdir())
+
+
 def _alive(pid: int) -> bool:
     """Whether `pid` is a live (not zombie) process."""
     try:
@@ -63,7 +76,7 @@ def _assert_no_worker_busy() -> None:
 def test_a_spinning_trial_is_killed_and_the_next_run_completes(short_grace, tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()
-    [spun] = tunelab.run(spin, config={"pids": str(pids)}, time_budget_s=0.5, verbose=0).trials
+    [spun] = tunelab.run(spin, config={"pids": str(pids)}, stop=StopAllOnceSpinning(pids), verbose=0).trials
     assert spun.status == Trial.TERMINATED  # stopped as asked, not an error
     [spin_pid] = [int(p.name) for p in pids.iterdir() if p.read_text() == "spin"]
     assert not _alive(spin_pid), "the worker spinning on a stopped trial outlived tune.run"
