@@ -172,7 +172,10 @@ def test_a_stranger_on_the_driver_port_is_dropped_unread(on_ray, tmp_path, monke
     analysis = tune.run(_report_where, config={"x": 1}, verbose=0)  # the loop accepts and drops them
     assert analysis.trials[0].status == Trial.TERMINATED
     for stranger in strangers:
-        assert stranger.recv(1) == b""  # closed by the driver
+        try:
+            assert stranger.recv(1) == b""  # closed by the driver
+        except ConnectionResetError:
+            pass  # closed by the driver with the rest of what it sent unread (a reset)
         stranger.close()
     assert not planted.exists()
 

@@ -254,7 +254,9 @@ class Controller:
         user sees; otherwise the first failure is raised."""
         first: Exception | None = None
         steps = [("saving the final experiment snapshot", self.state.close if self.state is not None else None),
-                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials))]
+                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials)),
+                 # no worker is left computing a stopped trial when run() returns
+                 ("stopping workers of stopped trials", self.executor.settle)]
         for what, action in steps:
             if action is None:
                 continue
@@ -374,6 +376,9 @@ class Controller:
 
     def _process_event(self, event: Event) -> None:
         trial = event.trial
+        if event.kind == P.STOPPED:  # a stopped trial's worker and resources are free: another trial may start
+            self._changed = True
+            return
         if trial.status != Trial.RUNNING:
             return
         if event.kind == P.RESULT:
@@ -582,6 +587,8 @@ class Controller:
     def _handle_idle(self) -> None:
         """Nothing runs and nothing could start: wait for a throttled searcher, or explain the deadlock."""
         waiting = [t for t in self._live.values() if t.status in (Trial.PENDING, Trial.PAUSED)]
+        if waiting and self.executor.is_stopping():
+            return  # a stopped trial's worker still holds its resources: its STOPPED event will free them
         if waiting:
             raise TuneError(
                 f"{len(waiting)} trial(s) are {waiting[0].status} but none can start: the scheduler "

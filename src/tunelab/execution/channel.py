@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import socket
 import struct
 import time
@@ -47,6 +48,25 @@ class Channel:
         message = pickle.loads(memoryview(self._buffer)[4:4 + size])
         del self._buffer[:4 + size]
         return message
+
+    def wait(self, timeout: float, spin_s: float = 0.0) -> bool:
+        """Whether a whole message is in the read buffer within `timeout` seconds (polling without sleeping
+        for the first `spin_s`, as `recv` does); EOFError when the peer is gone."""
+        deadline = time.monotonic() + timeout
+        if spin_s and not self.buffered():
+            self._spin(min(spin_s, timeout))
+        poller = None
+        while not self.buffered():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if poller is None:
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+            if not poller.poll(remaining * 1000):
+                return False
+            self._fill()
+        return True
 
     def _spin(self, spin_s: float) -> None:
         deadline = time.perf_counter() + spin_s

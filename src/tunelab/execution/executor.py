@@ -20,7 +20,8 @@ class TrialCallFailed(TuneError):
 
 
 class Event(NamedTuple):
-    """Something a running trial did: kind is one of protocol.RESULT / FINISHED / ERROR."""
+    """Something a running trial did: kind is one of protocol.RESULT / FINISHED / ERROR; or STOPPED: the
+    worker of a trial the driver stopped is done with it (its resources are free again)."""
 
     trial: "Trial"
     kind: str
@@ -32,7 +33,8 @@ class Executor(ABC):
 
     A started trial runs until its first report, then waits: every RESULT event must be answered with
     `continue_trial` or `stop_trial` (and may be preceded by `save_trial` / `reset_trial` / `restore_trial`,
-    which are synchronous and only valid while the trial waits for that answer).
+    which are synchronous and only valid while the trial waits for that answer). `stop_trial` ends the trial
+    for the driver at once; its resources may stay reserved until a STOPPED event says they are free.
     """
 
     @abstractmethod
@@ -78,6 +80,14 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         ...
+
+    def is_stopping(self) -> bool:
+        """Whether some stopped trial's resources are still reserved (a STOPPED event will free them)."""
+        return False
+
+    def settle(self) -> None:
+        """At the end of an experiment: return once no worker is still busy with a stopped trial (default:
+        stopping is synchronous, nothing to wait for)."""
 
     def wakeup(self) -> None:
         """From another thread: make a blocked `get_events` return now (default: it returns within its

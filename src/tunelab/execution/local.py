@@ -1,6 +1,7 @@
 """The embedded executor: trials run in worker processes on this machine, reused across trials."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -24,6 +25,32 @@ if TYPE_CHECKING:
 #: tens of microseconds on a VM, more than most trials' reports take to arrive while they run fast)
 EVENT_SPIN_S = float(os.environ.get("TUNELAB_EVENT_SPIN_S", "0.0001"))
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: a stopped trial's worker must acknowledge the stop (its trainable returned) within this many seconds, or it
+#: is killed (SIGKILL) and replaced: a trainable computing a long step never reads the STOP
+DEFAULT_STOP_GRACE_S = 5.0
+STOP_GRACE_ENV = "TUNELAB_STOP_GRACE_S"
+#: how long `stop_trial` itself waits for the acknowledgement (a trial waiting at a report gives it within
+#: microseconds, so the first STOP_ACK_SPIN_S are polled without sleeping; one in the middle of a step is
+#: then waited for by the event loop instead)
+STOP_ACK_WAIT_S = 0.01
+STOP_ACK_SPIN_S = 0.0005
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_stop_grace(value: float | None = None) -> float:
+    """The stop grace period: `value` if given, else $TUNELAB_STOP_GRACE_S, else 5 s."""
+    if value is None:
+        raw = os.environ.get(STOP_GRACE_ENV)
+        if raw is None:
+            return DEFAULT_STOP_GRACE_S
+        try:
+            value = float(raw)
+        except ValueError:
+            raise TuneError(f"{STOP_GRACE_ENV} must be a number of seconds >= 0, got {raw!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise TuneError(f"the stop grace period must be a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _dumps_config(config: dict) -> bytes:
@@ -37,6 +64,8 @@ class _Worker:
     def __init__(self, signature: tuple[str, int]):
         self.signature = signature
         self.trial: Trial | None = None
+        self.stopping: Trial | None = None  # stopped by the driver, end not yet acknowledged by the worker
+        self.stop_deadline = 0.0  # time.monotonic() after which a still stopping worker is killed
         self.gpu_ids: list[str] = []
         self.known_keys: set[str] = set()
         parent, child = socket.socketpair()
@@ -53,6 +82,12 @@ class _Worker:
         )
         child.close()
         self.conn = Channel(parent)
+
+    connected = True
+
+    @property
+    def idle(self) -> bool:
+        return self.trial is None and self.stopping is None
 
     @property
     def label(self) -> str:
@@ -96,7 +131,9 @@ class _Worker:
 class LocalExecutor(Executor):
     """Worker processes on this machine; GPU ids through CUDA_VISIBLE_DEVICES, thread pools sized to CPUs."""
 
-    def __init__(self, num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None):
+    def __init__(self, num_cpus: float | None = None, num_gpus: int | None = None, resources: dict | None = None,
+                 stop_grace_s: float | None = None):
+        self.stop_grace_s = resolve_stop_grace(stop_grace_s)
         self.pool = ResourcePool(
             detect_num_cpus() if num_cpus is None else num_cpus,
             detect_num_gpus() if num_gpus is None else num_gpus,
@@ -153,14 +190,22 @@ class LocalExecutor(Executor):
         self._send(trial, (P.CONTINUE,))
 
     def stop_trial(self, trial: "Trial") -> None:
-        worker = self._by_trial.get(trial.trial_id)
+        """Ask the trial's worker to stop it. The worker (and the trial's resources) stay reserved until it
+        acknowledges that the trainable returned; one that does not within the grace period is killed."""
+        worker = self._by_trial.pop(trial.trial_id, None)
         if worker is None:
+            return
+        worker.trial, worker.stopping = None, trial
+        worker.stop_deadline = time.monotonic() + self.stop_grace_s
+        if not worker.connected:  # it never started the trial: nothing to wait for
+            self._discard_worker(worker)
             return
         try:
             worker.conn.send((P.STOP,))
         except (OSError, ValueError):
             self._discard_worker(worker)
-        self._release(trial)
+            return
+        self._await_stop_ack(worker, STOP_ACK_WAIT_S)
 
     def save_trial(self, trial: "Trial") -> str | None:
         self._send(trial, (P.SAVE,))
@@ -185,8 +230,11 @@ class LocalExecutor(Executor):
             if timeout:
                 time.sleep(min(timeout, 0.05))
             return []
-        events: list[Event] = []
-        for worker in self._workers:
+        events = self._kill_unacknowledged()
+        deadlines = [w.stop_deadline for w in self._workers if w.stopping is not None]
+        if deadlines:  # wake up in time to kill a worker that does not acknowledge its stop
+            timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+        for worker in list(self._workers):
             if worker.conn.buffered():  # left over from a synchronous call: no socket event will come
                 for message in worker.conn.drain():
                     event = self._accept(worker, message)
@@ -210,9 +258,11 @@ class LocalExecutor(Executor):
             try:
                 messages = worker.conn.read_available()
             except EOFError:
-                trial = worker.trial
+                trial, stopping = worker.trial, worker.stopping
                 why = worker.describe_exit()
                 self._discard_worker(worker)
+                if stopping is not None:  # it died while stopping: it is stopped, its resources are free
+                    events.append(Event(stopping, P.STOPPED, ()))
                 if trial is not None:
                     events.append(Event(trial, P.ERROR, (f"WorkerDied: {worker.label} "
                                                         f"running trial {trial} died: {why}.\n",)))
@@ -228,6 +278,14 @@ class LocalExecutor(Executor):
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
             pass  # already pending, or shut down
+
+    def is_stopping(self) -> bool:
+        return any(w.stopping is not None for w in self._workers)
+
+    def settle(self) -> None:
+        """Wait until every stopped trial's worker acknowledged, killing those past the grace period."""
+        while self.is_stopping():
+            self.get_events(0.1)
 
     def shutdown(self) -> None:
         for worker in list(self._workers):
@@ -245,8 +303,14 @@ class LocalExecutor(Executor):
     # -- internals ---------------------------------------------------------------------------------
     def _accept(self, worker: _Worker, message: tuple) -> Event | None:
         kind, trial_id = message[0], message[1]
+        stopping = worker.stopping
+        if stopping is not None:  # the worker ends the trial the driver stopped; nothing else is news
+            if stopping.trial_id == trial_id and kind in (P.FINISHED, P.ERROR, P.STOPPED):
+                self._free_stopped(worker)
+                return Event(stopping, P.STOPPED, ())
+            return None
         trial = worker.trial
-        if trial is None or trial.trial_id != trial_id:
+        if trial is None or trial.trial_id != trial_id or kind == P.STOPPED:
             return None  # a message of a trial that the driver already ended: drop it
         if kind in (P.FINISHED, P.ERROR):
             self._release(trial)
@@ -288,6 +352,39 @@ class LocalExecutor(Executor):
         worker.trial = None
         worker.gpu_ids = []
 
+    def _free_stopped(self, worker: _Worker) -> None:
+        """The stopped trial's worker is done with it (acknowledged, or killed): free its resources."""
+        trial, worker.stopping = worker.stopping, None
+        if trial is not None:
+            self.pool.release(trial.resources, worker.gpu_ids)
+        worker.gpu_ids = []
+
+    def _await_stop_ack(self, worker: _Worker, wait_s: float) -> None:
+        """Read `worker`'s messages for up to `wait_s` until it acknowledges its stop (then it is idle again
+        at once, without an event); a worker busy computing is left to the event loop."""
+        deadline = time.monotonic() + wait_s
+        while worker.stopping is not None:
+            try:
+                if not worker.conn.wait(max(0.0, deadline - time.monotonic()), spin_s=STOP_ACK_SPIN_S):
+                    return
+            except EOFError:
+                self._discard_worker(worker)
+                return
+            for message in worker.conn.drain():
+                self._accept(worker, message)
+
+    def _kill_unacknowledged(self) -> list[Event]:
+        """SIGKILL (and forget) every worker past its stop grace period: its trial is stopped for good."""
+        now = time.monotonic()
+        events = []
+        for worker in [w for w in self._workers if w.stopping is not None and w.stop_deadline <= now]:
+            trial = worker.stopping
+            logger.warning("%s did not stop trial %s within %g s (set by %s); killing it", worker.label, trial,
+                           self.stop_grace_s, STOP_GRACE_ENV)
+            self._discard_worker(worker)
+            events.append(Event(trial, P.STOPPED, ()))
+        return events
+
     def _drain_wakeup(self) -> None:
         try:
             self._wake_r.recv(4096)
@@ -309,7 +406,7 @@ class LocalExecutor(Executor):
         return worker
 
     def _get_worker(self, signature: tuple) -> _Worker:
-        idle = [w for w in self._workers if w.trial is None]
+        idle = [w for w in self._workers if w.idle]
         for worker in idle:
             if worker.signature == signature:
                 return worker
@@ -322,6 +419,7 @@ class LocalExecutor(Executor):
     def _discard_worker(self, worker: _Worker) -> None:
         if worker.trial is not None:
             self._release(worker.trial)
+        self._free_stopped(worker)
         if worker in self._workers:
             self._workers.remove(worker)
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 import secrets
 import selectors
 import socket
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
 
 #: while actors are starting, the driver sleeps at most this long between checks that they did not fail
 CONNECT_POLL_S = 0.05
-#: an accepted connection must say who it is within this time (an actor does so at once; a silent peer
-#: holds the driver up at most this long)
-HANDSHAKE_TIMEOUT_S = 2.0
+#: an accepted connection must have said who it is within this time in all (an actor does so at once);
+#: handshakes are read without blocking, so a silent or trickling peer never holds up the event loop
+HANDSHAKE_TIMEOUT_S = 3.0
+#: at most this many accepted connections may be in the middle of their handshake; more are closed at once
+MAX_PENDING_HANDSHAKES = 64
 
 
 class TrialActor:
@@ -95,12 +98,18 @@ class _RayWorker:
         self.key = key
         self.conn: Any = _PendingChannel()
         self.trial: Trial | None = None
+        self.stopping: Trial | None = None  # as for a local worker: stopped, end not yet acknowledged
+        self.stop_deadline = 0.0
         self.gpu_ids: list[str] = []
         self.known_keys: set[str] = set()
 
     @property
     def connected(self) -> bool:
         return not isinstance(self.conn, _PendingChannel)
+
+    @property
+    def idle(self) -> bool:
+        return self.trial is None and self.stopping is None
 
     def attach(self, conn: Channel) -> None:
         queued, self.conn = self.conn.queued, conn
@@ -136,14 +145,46 @@ def _handshake(token: bytes, worker_key: str) -> bytes:
     return token + struct.pack("!H", len(key)) + key
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError("connection closed during the handshake")
-        data += chunk
-    return data
+class _Handshake:
+    """An accepted connection that has not yet said who it is: its bytes are read as they arrive, without
+    blocking, and never past the handshake (the executor's secret, 2-byte key length, key)."""
+
+    def __init__(self, sock: socket.socket, token: bytes, deadline: float):
+        self.sock = sock
+        self.token = token
+        self.token_size = len(token)
+        self.deadline = deadline  # time.monotonic() by which the whole handshake must be in
+        self.buffer = bytearray()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def _missing(self) -> int:
+        header = self.token_size + 2
+        if len(self.buffer) < header:
+            return header - len(self.buffer)
+        (length,) = struct.unpack_from("!H", self.buffer, self.token_size)
+        return header + length - len(self.buffer)
+
+    def read(self) -> str | None:
+        """Read what has arrived: the worker key once complete, None while more is due. EOFError when the
+        peer closed or failed, or sent something other than the secret (checked as soon as it is in)."""
+        while True:
+            if len(self.buffer) >= self.token_size and not hmac.compare_digest(
+                    bytes(self.buffer[:self.token_size]), self.token):
+                raise EOFError("the peer does not know the secret")
+            missing = self._missing()
+            if missing == 0:
+                return self.buffer[self.token_size + 2:].decode("ascii", "replace")
+            try:
+                chunk = self.sock.recv(missing)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError as exc:
+                raise EOFError(str(exc)) from None
+            if not chunk:
+                raise EOFError("connection closed during the handshake")
+            self.buffer += chunk
 
 
 def _describe(amounts: dict) -> str:
@@ -229,6 +270,7 @@ class RayExecutor(LocalExecutor):
         self._listener.setblocking(False)
         self._address = self._listener.getsockname()[:2]
         self._selector.register(self._listener, selectors.EVENT_READ, self._accept_connections)
+        self._handshakes: list[_Handshake] = []  # accepted connections still saying who they are
         self._next_key = 0
 
     # -- resources ---------------------------------------------------------------------------------
@@ -253,7 +295,7 @@ class RayExecutor(LocalExecutor):
     def _new_worker(self, signature: tuple) -> _RayWorker:
         """A new actor of this resource shape. Idle actors keep their Ray resources, so the idle ones (all of
         other shapes: one of this shape would have been reused) are killed first."""
-        for worker in [w for w in self._workers if w.trial is None]:
+        for worker in [w for w in self._workers if w.idle]:
             self._discard_worker(worker)
         cpu, gpu, custom = signature
         actor = self._actor_class.options(num_cpus=cpu, num_gpus=gpu, resources=dict(custom) or None).remote()
@@ -264,39 +306,71 @@ class RayExecutor(LocalExecutor):
 
     # -- connections ---------------------------------------------------------------------------------
     def _accept_connections(self) -> None:
-        """Attach each actor that connected back. The handshake is raw bytes, checked before anything is
-        unpickled: a peer without the secret (or silent, or unknown) is dropped."""
+        """Take each new connection; its handshake is read as its bytes arrive (`_read_handshake`), so no
+        peer can block the event loop. Beyond MAX_PENDING_HANDSHAKES unfinished ones, new peers are closed."""
         while True:
             try:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            sock.setblocking(True)
-            sock.settimeout(HANDSHAKE_TIMEOUT_S)
+            except OSError:  # out of file descriptors, say: the peer waits in the backlog or gives up
+                return
+            if len(self._handshakes) >= MAX_PENDING_HANDSHAKES:
+                sock.close()
+                continue
+            sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                token = _recv_exactly(sock, len(self._token))
-                (length,) = struct.unpack("!H", _recv_exactly(sock, 2))
-                key = _recv_exactly(sock, length).decode("ascii", "replace")
-            except (OSError, EOFError, struct.error):
-                sock.close()
-                continue
-            worker = next((w for w in self._workers if isinstance(w, _RayWorker) and w.key == key
-                           and not w.connected), None)
-            if not hmac.compare_digest(token, self._token) or worker is None:
-                sock.close()
-                continue
-            sock.settimeout(None)
-            conn = Channel(sock)
-            worker.attach(conn)
-            self._selector.register(conn, selectors.EVENT_READ, worker)
+            handshake = _Handshake(sock, self._token, time.monotonic() + HANDSHAKE_TIMEOUT_S)
+            self._handshakes.append(handshake)
+            self._selector.register(handshake, selectors.EVENT_READ, lambda h=handshake: self._read_handshake(h))
+            self._read_handshake(handshake)  # an actor's handshake is usually there already
+
+    def _read_handshake(self, handshake: _Handshake) -> None:
+        """Read what a connecting peer sent; once its handshake is complete, attach it to its worker. The
+        handshake is raw bytes, checked before anything is unpickled: a peer without the secret (or
+        unknown) is dropped."""
+        try:
+            key = handshake.read()
+        except EOFError:
+            self._drop_handshake(handshake)
+            return
+        if key is None:
+            return
+        worker = next((w for w in self._workers if isinstance(w, _RayWorker) and w.key == key
+                       and not w.connected), None)
+        if worker is None:
+            self._drop_handshake(handshake)
+            return
+        self._drop_handshake(handshake, close=False)
+        handshake.sock.setblocking(True)
+        conn = Channel(handshake.sock)
+        worker.attach(conn)
+        self._selector.register(conn, selectors.EVENT_READ, worker)
+
+    def _drop_handshake(self, handshake: _Handshake, close: bool = True) -> None:
+        self._handshakes.remove(handshake)
+        try:
+            self._selector.unregister(handshake)
+        except (KeyError, ValueError):
+            pass
+        if close:
+            handshake.sock.close()
+
+    def _expire_handshakes(self) -> None:
+        """Close the connections that did not complete their handshake in HANDSHAKE_TIMEOUT_S."""
+        now = time.monotonic()
+        for handshake in [h for h in self._handshakes if h.deadline <= now]:
+            self._drop_handshake(handshake)
 
     def get_events(self, timeout: float) -> list[Event]:
+        self._expire_handshakes()
         events = self._failed_connects()
         if events:
             return events
         if any(not w.connected for w in self._workers if isinstance(w, _RayWorker)):
             timeout = min(timeout, CONNECT_POLL_S)  # come back soon to check on the actors still starting
+        if self._handshakes:  # wake up to close the ones that run out of time
+            timeout = max(0.0, min(timeout, min(h.deadline for h in self._handshakes) - time.monotonic()))
         return super().get_events(timeout)
 
     def _failed_connects(self) -> list[Event]:
@@ -325,6 +399,8 @@ class RayExecutor(LocalExecutor):
         if self._connected_ray and self._ray.is_initialized():
             self._ray.shutdown()
             self._connected_ray = False
+        for handshake in list(self._handshakes):
+            self._drop_handshake(handshake)
         try:
             self._selector.unregister(self._listener)
         except (KeyError, ValueError):

@@ -25,6 +25,7 @@ class _Worker:
     def __init__(self, conn: Channel):
         self.conn = conn
         self.trainables: dict[str, Any] = {}
+        self.ended = False  # whether the trial being run has sent its FINISHED or ERROR
 
     # -- main loop ---------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -35,7 +36,10 @@ class _Worker:
                 return
             kind = message[0]
             if kind == P.START:
+                self.ended = False
                 self.run_trial(message[1])
+                if not self.ended:  # it returned on a STOP: say so, the driver reuses us only after this
+                    self._send(P.STOPPED, message[1]["trial_id"])
             elif kind == P.EXIT:
                 return
             # a CONTINUE/STOP/SAVE for a trial that already ended is stale: ignore it
@@ -58,6 +62,8 @@ class _Worker:
             self._send(P.ERROR, trial_id, traceback.format_exc())
 
     def _send(self, kind: str, trial_id: str, *args: Any) -> None:
+        if kind in (P.FINISHED, P.ERROR):
+            self.ended = True
         self.conn.send((kind, trial_id) + args)
 
     def _send_result(self, trial_id: str, result: dict, checkpoint_path: str | None) -> None:

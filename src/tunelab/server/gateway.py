@@ -19,7 +19,11 @@ if TYPE_CHECKING:
     from tunelab.controller import Controller
     from tunelab.trial import Trial
 
-__all__ = ["ExperimentUnavailable", "Gateway", "TrialNotFound", "trial_info"]
+__all__ = ["MAX_TRIALS_PER_ADD", "ExperimentUnavailable", "Gateway", "TrialNotFound", "trial_info"]
+
+#: the most trials one add request may create: every trial costs the driver memory and the expansion runs
+#: while the request waits (num_samples=10**7 would take gigabytes); larger additions take several requests
+MAX_TRIALS_PER_ADD = 10_000
 
 
 class TrialNotFound(TuneError):
@@ -98,9 +102,16 @@ class Gateway:
 
     # -- writes (run by the controller's loop) -----------------------------------------------------
     def add_trials(self, name: str, spec: dict) -> list[dict]:
-        """Expand `{name: spec}` as the seed did (a new BasicVariantGenerator) and add every trial."""
+        """Expand `{name: spec}` as the seed did (a new BasicVariantGenerator) and add every trial; a spec of
+        more than MAX_TRIALS_PER_ADD trials is refused (counted before anything is expanded)."""
         generator = BasicVariantGenerator()
         generator.add_configurations({name: spec})
+        if generator.total_samples > MAX_TRIALS_PER_ADD:
+            num_samples = spec.get("num_samples", 1) if isinstance(spec, dict) else 1
+            raise TuneError(
+                f"The spec of {name!r} expands to {generator.total_samples} trials (num_samples={num_samples!r} "
+                f"x {generator.total_samples // max(1, num_samples)} grid points); one request may add at most "
+                f"{MAX_TRIALS_PER_ADD}. Lower num_samples or the grid, or add the trials in several requests.")
         trials = generator.next_trials()
 
         def add() -> list[dict]:

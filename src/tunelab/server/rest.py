@@ -31,6 +31,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 4321
 MAX_BODY_BYTES = 1 << 20
+#: connections the kernel queues while every handler is busy (the socketserver default, 5, drops clients)
+LISTEN_BACKLOG = 1024
+#: requests served at once, one thread each; further connections wait in the listen backlog
+MAX_CONCURRENT_REQUESTS = 256
+#: a connection silent (or trickling) for this long while its request is read or answered is dropped, so
+#: idle or slow peers cannot hold the server's threads
+CONNECTION_TIMEOUT_S = 10.0
 COMMANDS = ("GET_LIST", "GET_TRIAL", "STOP", "ADD")
 
 
@@ -108,8 +115,30 @@ def _is_local_name(host_header: str) -> bool:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """One thread per request, at most MAX_CONCURRENT_REQUESTS at once (the accept loop waits for a free
+    slot; the kernel queues new connections meanwhile)."""
+
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
     gateway: Gateway
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _HTTPError(Exception):
@@ -123,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _HTTPServer
     server_version = "tunelab"
+    timeout = CONNECTION_TIMEOUT_S  # the socket's timeout for reading the request and writing the answer
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -184,7 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             raise _HTTPError(413, f"The request body is over {MAX_BODY_BYTES} bytes.")
-        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            raw = self.rfile.read(length) if length > 0 else b""
+        except TimeoutError:
+            raise _HTTPError(408, f"The request body did not arrive within {self.timeout:g} s.") from None
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
