@@ -85,11 +85,11 @@ class Executor(ABC):
         """Whether some stopped trial's resources are still reserved (a STOPPED event will free them)."""
         return False
 
-    def settle(self) -> None:
+    def settle(self) -> None:  # noqa: B027 - an optional hook: the default has nothing to wait for
         """At the end of an experiment: return once no worker is still busy with a stopped trial (default:
         stopping is synchronous, nothing to wait for)."""
 
-    def wakeup(self) -> None:
+    def wakeup(self) -> None:  # noqa: B027 - an optional hook: the default needs no wakeup
         """From another thread: make a blocked `get_events` return now (default: it returns within its
         timeout anyway)."""
 

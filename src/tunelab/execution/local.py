@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
+import selectors
 import socket
 import subprocess
 import sys
 import time
-import selectors
 from typing import TYPE_CHECKING
 
 from tunelab.error import TuneError
@@ -379,6 +379,7 @@ class LocalExecutor(Executor):
         events = []
         for worker in [w for w in self._workers if w.stopping is not None and w.stop_deadline <= now]:
             trial = worker.stopping
+            assert trial is not None  # selected above
             logger.warning("%s did not stop trial %s within %g s (set by %s); killing it", worker.label, trial,
                            self.stop_grace_s, STOP_GRACE_ENV)
             self._discard_worker(worker)

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 import secrets
 import selectors
 import socket
 import struct
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
+from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 from tunelab.execution.executor import Event
 from tunelab.execution.local import THREAD_ENV_VARS, LocalExecutor
-from tunelab.execution import protocol as P
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
@@ -135,7 +135,7 @@ class _RayWorker:
 
         try:
             ray.kill(self.actor)
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:
             pass
 
 
@@ -251,7 +251,7 @@ class RayExecutor(LocalExecutor):
                 ray.init(address=address, log_to_driver=True)
             else:  # a private single-machine cluster, reachable on the loopback interface only
                 _export_sys_path()
-                ray.init(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources, include_dashboard=False,
+                ray.init(num_cpus=num_cpus, num_gpus=num_gpus,  # type: ignore[arg-type] # Ray takes whole floats resources=resources, include_dashboard=False,
                          _node_ip_address="127.0.0.1", log_to_driver=True)
             self._connected_ray = True
         total = ray.cluster_resources()
@@ -261,7 +261,7 @@ class RayExecutor(LocalExecutor):
         cluster_cpus, cluster_gpus = total.get("CPU", 0), int(total.get("GPU", 0))
         super().__init__(cluster_cpus if num_cpus is None else min(num_cpus, cluster_cpus),
                          cluster_gpus if num_gpus is None else min(num_gpus, cluster_gpus), custom)
-        self._actor_class = ray.remote(TrialActor)
+        self._actor_class: Any = ray.remote(TrialActor)  # a Ray actor class (its type is made at run time)
         self._token = secrets.token_bytes(16)
         host = "127.0.0.1" if loopback else ray.util.get_node_ip_address()
         self._listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -292,7 +292,7 @@ class RayExecutor(LocalExecutor):
     def _trial_env(self, threads: int) -> dict:
         return {var: str(threads) for var in THREAD_ENV_VARS}
 
-    def _new_worker(self, signature: tuple) -> _RayWorker:
+    def _new_worker(self, signature: tuple) -> _RayWorker:  # type: ignore[override] # duck-types _Worker
         """A new actor of this resource shape. Idle actors keep their Ray resources, so the idle ones (all of
         other shapes: one of this shape would have been reused) are killed first."""
         for worker in [w for w in self._workers if w.idle]:
@@ -385,7 +385,7 @@ class RayExecutor(LocalExecutor):
                 continue
             try:
                 self._ray.get(worker.connect_ref)
-            except Exception as e:  # noqa: BLE001 - the actor died or could not reach the driver
+            except Exception as e:
                 trial = worker.trial
                 self._discard_worker(worker)
                 if trial is not None:

@@ -15,7 +15,6 @@ from typing import Any
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 
-
 #: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
 #: trial's own CPU, which is otherwise idle while it waits)
 REPLY_SPIN_S = float(os.environ.get("TUNELAB_REPLY_SPIN_S", "0.0002"))
@@ -58,7 +57,7 @@ class _Worker:
                 self._run_function(trainable, payload)
         except (_Exit, KeyboardInterrupt):
             raise
-        except BaseException:  # noqa: BLE001 - every trial failure (SystemExit too) goes back to the driver
+        except BaseException:
             self._send(P.ERROR, trial_id, traceback.format_exc())
 
     def _send(self, kind: str, trial_id: str, *args: Any) -> None:
@@ -93,7 +92,7 @@ class _Worker:
         if threads and "torch" in sys.modules:
             try:
                 sys.modules["torch"].set_num_threads(int(threads))
-            except Exception:  # noqa: BLE001 - best effort only
+            except Exception:
                 pass
 
     # -- the two kinds of trainable ----------------------------------------------------------------
@@ -107,7 +106,7 @@ class _Worker:
             if kind == P.SAVE:
                 try:
                     self._send(P.SAVED, trial_id, on_save(), None)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self._send(P.SAVED, trial_id, None, traceback.format_exc())
             elif kind == P.RESTORE:
                 try:
@@ -115,14 +114,14 @@ class _Worker:
                         raise RuntimeError("this trainable cannot restore in place")
                     on_restore(message[1])
                     self._send(P.RESTORED, trial_id, None)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self._send(P.RESTORED, trial_id, traceback.format_exc())
             elif kind == P.RESET:
                 ok = False
                 if on_reset is not None:
                     try:
                         ok = bool(on_reset(pickle.loads(message[1])))
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         ok = False
                 self._send(P.RESET_DONE, trial_id, ok)
             elif kind == P.EXIT:
@@ -153,7 +152,7 @@ class _Worker:
         finally:
             try:
                 trainable.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 traceback.print_exc()
 
     def _run_function(self, fn: Any, payload: dict) -> None:

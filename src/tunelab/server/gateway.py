@@ -69,7 +69,7 @@ class _Command:
     def __call__(self) -> None:
         try:
             self.value = self._fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the HTTP client, must not stop the loop
+        except Exception as exc:
             self.error = exc
         finally:
             self.done.set()
