@@ -6,7 +6,8 @@ import pickle
 import re
 import shutil
 import tempfile
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 _DICT_FILE = "checkpoint.pkl"
 _CHECKPOINT_DIR_NAME = re.compile(r"^checkpoint_(\d+)$")
@@ -70,6 +71,19 @@ class Checkpoint:
         elif os.path.abspath(target) != self.path:
             shutil.copytree(self.path, target, dirs_exist_ok=True)
         return target
+
+    @contextmanager
+    def as_directory(self) -> Iterator[str]:
+        """`with checkpoint.as_directory() as path:` the checkpoint as a local folder: its own folder for a
+        directory checkpoint (read it, do not change it), a temporary one (removed afterwards) for a dict."""
+        if self.path is not None:
+            yield self.path
+            return
+        folder = self.to_directory()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def is_dict(self) -> bool:
         return self._data is not None
