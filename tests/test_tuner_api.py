@@ -388,3 +388,75 @@ def test_import_tunelab_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- class trainables, searchers and stoppers under the Tuner ---------------------------------------
+class Counter(tune.Trainable):
+    def setup(self, config):
+        self.count = 0
+
+    def step(self):
+        self.count += 1
+        return {"count": self.count}
+
+    def save_checkpoint(self, checkpoint_dir):
+        return {"count": self.count}
+
+    def load_checkpoint(self, state):
+        self.count = state["count"]
+
+
+def test_checkpoint_frequency_and_at_end_on_a_class_trainable():
+    config = tune.CheckpointConfig(checkpoint_frequency=2, checkpoint_at_end=True)
+    result = tune.Tuner(Counter, run_config=_quiet(checkpoint_config=config, stop={"training_iteration": 5})).fit()[0]
+    assert [m["training_iteration"] for _, m in result.best_checkpoints] == [2, 4, 5]
+    assert result.checkpoint.to_dict() == {"count": 5}
+
+
+def test_searcher_from_todays_path_under_a_concurrency_limiter():
+    pytest.importorskip("optuna")
+    from tunelab.search import ConcurrencyLimiter
+    from tunelab.search.optuna import OptunaSearch
+
+    def quadratic(config):
+        tune.report({"loss": (config["x"] - 2) ** 2})
+
+    searcher = ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2)
+    results = tune.Tuner(quadratic, param_space={"x": tune.uniform(-5, 5)},
+                         tune_config=tune.TuneConfig(metric="loss", mode="min", search_alg=searcher, num_samples=6),
+                         run_config=_quiet()).fit()
+    assert len(results) == 6 and results.num_terminated == 6
+    best = results.get_best_result()
+    assert best.metrics["loss"] == min(r.metrics["loss"] for r in results)
+
+
+def test_plateau_stoppers():
+    from tunelab.stopper import ExperimentPlateauStopper, TrialPlateauStopper
+
+    trial = TrialPlateauStopper("loss", std=0.01, num_results=3, grace_period=3)
+    decisions = [trial("t", {"loss": v}) for v in (5.0, 3.0, 2.0, 2.0, 2.0)]
+    assert decisions == [False, False, False, False, True]  # the last 3 values are flat
+    assert trial("other", {"loss": 2.0}) is False  # per trial
+    threshold = TrialPlateauStopper("loss", num_results=2, grace_period=1, metric_threshold=1.0, mode="min")
+    assert [threshold("t", {"loss": v}) for v in (3.0, 3.0, 0.5, 0.5)] == [False, False, False, True]
+
+    experiment = ExperimentPlateauStopper("loss", std=0.001, top=3, mode="min", patience=2)
+    # the top 3 are flat from the 4th result on; patience 2 asks for 2 such results in a row
+    assert [experiment(str(i), {"loss": v}) for i, v in enumerate((4.0, 1.0, 1.0, 1.0, 9.0))] == \
+        [False, False, False, False, True]
+    assert experiment.stop_all()
+    with pytest.raises(tune.TuneError, match="mode"):
+        TrialPlateauStopper("loss", metric_threshold=1.0)
+    with pytest.raises(tune.TuneError, match="top"):
+        ExperimentPlateauStopper("loss", top=1)
+
+
+def test_trial_plateau_stopper_ends_trials_under_the_tuner():
+    from tunelab.stopper import TrialPlateauStopper
+
+    def flat(config):
+        for step in range(100):
+            tune.report({"loss": max(10 - step, 3)})
+
+    results = tune.Tuner(flat, run_config=_quiet(stop=TrialPlateauStopper("loss", num_results=3))).fit()
+    assert results[0].metrics["training_iteration"] == 10  # losses 10..3, then 3, 3: flat over the last 3
