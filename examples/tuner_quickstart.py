@@ -27,9 +27,8 @@ def train_model(config):
     state = {"epoch": 0, "w": 0.0, "velocity": 0.0}
     checkpoint = train.get_checkpoint()
     if checkpoint:
-        with checkpoint.as_directory() as checkpoint_dir:
-            with open(os.path.join(checkpoint_dir, "state.json")) as f:
-                state = json.load(f)
+        with checkpoint.as_directory() as checkpoint_dir, open(os.path.join(checkpoint_dir, "state.json")) as f:
+            state = json.load(f)
 
     for epoch in range(state["epoch"] + 1, config["epochs"] + 1):
         gradient = 2 * (state["w"] - 3)
@@ -75,9 +74,8 @@ def main():
     print(f"\n{len(results)} trials: {results.num_terminated} terminated, {results.num_errors} errors")
     print(f"Best config: {json.dumps({k: best.config[k] for k in ('lr', 'momentum')})}")
     print(f"Best loss: {best.metrics['loss']:.6f} after {best.metrics['training_iteration']} epochs")
-    with best.checkpoint.as_directory() as checkpoint_dir:
-        with open(os.path.join(checkpoint_dir, "state.json")) as f:
-            print(f"Best checkpoint: epoch {json.load(f)['epoch']} in {best.checkpoint.path}")
+    with best.checkpoint.as_directory() as checkpoint_dir, open(os.path.join(checkpoint_dir, "state.json")) as f:
+        print(f"Best checkpoint: epoch {json.load(f)['epoch']} in {best.checkpoint.path}")
     epochs_run = int(results.get_dataframe()["training_iteration"].sum())
     print(f"Epochs trained in all: {epochs_run} (a full search would train {len(results) * epochs})")
     print(f"Results in {results.experiment_path}; continue an interrupted run with "

@@ -121,9 +121,8 @@ def test_checkpoint_example_resumes_after_a_crash(tmp_path):
     history = result.metrics_dataframe
     assert list(history["training_iteration"]) == [1, 2, 3, 4, 5]
     assert list(history["metric"]) == [1, 2, 3, 4, 5]  # the model state came back, not restarted
-    with result.checkpoint.as_directory() as checkpoint_dir:
-        with open(os.path.join(checkpoint_dir, "checkpoint.json")) as f:
-            assert json.load(f) == {"epoch": 5, "model_state": {"weights": 5}}
+    with result.checkpoint.as_directory() as checkpoint_dir, open(os.path.join(checkpoint_dir, "checkpoint.json")) as f:
+        assert json.load(f) == {"epoch": 5, "model_state": {"weights": 5}}
     # num_to_keep=2: only the two newest checkpoints are left on disk
     assert [m["training_iteration"] for _, m in result.best_checkpoints] == [4, 5]
     assert sorted(d for d in os.listdir(result.path) if d.startswith("checkpoint_")) == ["checkpoint_4", "checkpoint_5"]
@@ -178,6 +177,16 @@ def test_reported_checkpoint_comes_back_after_a_pbt_exploit():
 
 
 # -- Tuner.restore after a killed driver -------------------------------------------------------------
+def _result_counts(exp_dir):
+    """The number of results in each trial's result.json so far."""
+    counts = []
+    for root, _, files in os.walk(exp_dir):
+        if "result.json" in files:
+            with open(os.path.join(root, "result.json")) as f:
+                counts.append(sum(1 for _ in f))
+    return counts
+
+
 def test_restore_after_the_driver_was_killed(tmp_path):
     from tuner_kill_driver import counter  # the same trainable the killed driver ran
 
@@ -187,16 +196,14 @@ def test_restore_after_the_driver_was_killed(tmp_path):
                              str(iterations)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:  # kill once a trial is under way
-        lines = [sum(1 for _ in open(os.path.join(root, "result.json")))
-                 for root, _, files in os.walk(exp_dir) if "result.json" in files]
+        lines = _result_counts(exp_dir)
         if lines and max(lines) >= 5:
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[1][-3000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = [sum(1 for _ in open(os.path.join(root, "result.json")))
-                   for root, _, files in os.walk(exp_dir) if "result.json" in files]
+    done_before = _result_counts(exp_dir)
     assert len(done_before) < 3 or min(done_before) < iterations  # the kill left work to resume
     assert tune.Tuner.can_restore(exp_dir)
     assert not tune.Tuner.can_restore(tmp_path)
@@ -239,7 +246,9 @@ def test_result_grid_accessors():
     assert len(results) == 3 and [r.config["x"] for r in results] == [0, 1, 2]
     assert results.num_terminated == 2 and results.num_errors == 1
     error = results.errors[0]
-    assert isinstance(error, tune.TuneError) and "x=2 is bad" in open(str(error).rsplit("traceback in ", 1)[1]).read()
+    assert isinstance(error, tune.TuneError)
+    with open(str(error).rsplit("traceback in ", 1)[1]) as f:
+        assert "x=2 is bad" in f.read()
     assert results[2].error is error and results[0].error is None
     with pytest.raises(tune.TuneError, match="No metric is provided"):
         results.get_best_result()

@@ -17,4 +17,4 @@ def __getattr__(name: str):  # lazy: keep `from tunelab import train` light
 
 
 __all__ = ["report", "get_checkpoint", "get_context", "Checkpoint", "RunConfig", "CheckpointConfig",
-           "FailureConfig", "Result"]
+           "FailureConfig", "Result"]  # noqa: F822 - Result comes from __getattr__

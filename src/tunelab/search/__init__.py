@@ -7,7 +7,7 @@ from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.limiter import ConcurrencyLimiter
 from tunelab.suggest.repeater import Repeater
 from tunelab.suggest.search import SearchAlgorithm
-from tunelab.suggest.searcher import SearchGenerator, Searcher
+from tunelab.suggest.searcher import Searcher, SearchGenerator
 
 __all__ = ["BasicVariantGenerator", "ConcurrencyLimiter", "Repeater", "SearchAlgorithm", "SearchGenerator",
            "Searcher"]

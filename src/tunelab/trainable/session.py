@@ -83,8 +83,8 @@ def persist_checkpoint(checkpoint: Checkpoint, logdir: str, progress: ProgressSt
 def _current() -> Session:
     if _session is None:
         raise TuneError(
-            "tunelab.report() / get_checkpoint() / get_context() was called outside a trial. Call it from inside the function "
-            "you pass to tunelab.run(...) (it runs in a worker process)."
+            "tunelab.report() / get_checkpoint() / get_context() was called outside a trial. Call it from inside "
+            "the function you pass to tunelab.run(...) or tunelab.Tuner(...) (it runs in a worker process)."
         )
     return _session
 

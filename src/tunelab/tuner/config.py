@@ -46,7 +46,8 @@ class CheckpointConfig:
         check_number("CheckpointConfig(num_to_keep=...)", num_to_keep, minimum=1, integer=True, allow_none=True)
         check_number("CheckpointConfig(checkpoint_frequency=...)", checkpoint_frequency, minimum=0, integer=True)
         if checkpoint_score_order not in ("max", "min"):
-            raise TuneError(f"CheckpointConfig(checkpoint_score_order={checkpoint_score_order!r}): allowed: 'max', 'min'")
+            raise TuneError(f"CheckpointConfig(checkpoint_score_order={checkpoint_score_order!r}): "
+                            "allowed: 'max', 'min'")
         if checkpoint_score_attribute is not None and not isinstance(checkpoint_score_attribute, str):
             raise TuneError("CheckpointConfig(checkpoint_score_attribute=...) must be a result key (str), got "
                             f"{checkpoint_score_attribute!r}")

@@ -92,12 +92,12 @@ class Tuner:
                     "run_config": self._run_config}
         try:
             blob = cloudpickle.dumps(settings)
-        except Exception as exc:  # noqa: BLE001 - whatever pickling raises
+        except Exception as exc:
             run_config = copy.copy(self._run_config)
             run_config.callbacks = None
             try:
                 blob = cloudpickle.dumps(dict(settings, run_config=run_config))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise TuneError(f"Tuner: param_space or tune_config cannot be pickled ({exc!r}); Tuner.restore needs "
                                 "them saved. Build unpicklable objects inside the trainable.") from exc
             warnings.warn(f"Tuner: the callbacks cannot be pickled ({exc!r}); Tuner.restore will run without them",
