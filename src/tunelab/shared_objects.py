@@ -149,7 +149,7 @@ def with_parameters(trainable: Any, **objects: Any) -> Any:
     if isinstance(trainable, _FunctionWithParameters):  # e.g. with_parameters(with_resources(f), ...): one level
         merged = _FunctionWithParameters(trainable.__wrapped_trainable__, {**trainable.handles, **handles})
         if "default_resource_request" in vars(trainable):
-            merged.default_resource_request = trainable.default_resource_request
+            merged.default_resource_request = trainable.default_resource_request  # type: ignore[attr-defined]
         return merged
     if callable(trainable):
         return _FunctionWithParameters(trainable, handles)

@@ -68,8 +68,9 @@ class CombinedStopper(Stopper):
 
 def _spread(values: "list[Any]") -> float:
     """The population standard deviation of `values` (as numpy's std); inf if one is not a number."""
-    numbers = [as_number(v) for v in values]
-    if not numbers or any(n is None or math.isnan(n) for n in numbers):
+    found = [as_number(v) for v in values]
+    numbers = [n for n in found if n is not None and not math.isnan(n)]
+    if not numbers or len(numbers) < len(found):
         return math.inf
     mean = sum(numbers) / len(numbers)
     return math.sqrt(sum((n - mean) ** 2 for n in numbers) / len(numbers))

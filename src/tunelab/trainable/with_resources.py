@@ -39,7 +39,9 @@ def ray_resources(spec: Any) -> Resources:
     extras = {k: rest.pop(k) for k in ("extra_cpu", "extra_gpu") if k in rest}
     custom = dict(rest.pop("custom_resources", None) or {})
     custom.update(rest)
-    return resources_from_dict({"cpu": cpu, "gpu": gpu, **extras, "custom_resources": custom})
+    resources = resources_from_dict({"cpu": cpu, "gpu": gpu, **extras, "custom_resources": custom})
+    assert resources is not None  # a dict always gives Resources
+    return resources
 
 
 def with_resources(trainable: Any, resources: Mapping[str, Any] | Resources | Callable[[dict], Any]) -> Any:
@@ -58,16 +60,15 @@ def with_resources(trainable: Any, resources: Mapping[str, Any] | Resources | Ca
             return fixed
 
     if inspect.isclass(trainable) and issubclass(trainable, Trainable):
-        wrapped = type(trainable.__name__, (trainable,), {
+        return type(trainable.__name__, (trainable,), {
             "default_resource_request": classmethod(lambda cls, config: request(config)),
             "__qualname__": trainable.__qualname__, "__module__": trainable.__module__,
         })
-        return wrapped
     if isinstance(trainable, str) or not callable(trainable):
         raise TuneError(f"with_resources needs a function or a Trainable subclass, got {trainable!r}")
     if isinstance(trainable, _FunctionWithParameters):  # keep its bound objects
-        wrapped = _FunctionWithParameters(trainable.__wrapped_trainable__, dict(trainable.handles))
+        function = _FunctionWithParameters(trainable.__wrapped_trainable__, dict(trainable.handles))
     else:
-        wrapped = _FunctionWithParameters(trainable, {})
-    wrapped.default_resource_request = request
-    return wrapped
+        function = _FunctionWithParameters(trainable, {})
+    function.default_resource_request = request  # type: ignore[attr-defined]
+    return function

@@ -132,11 +132,9 @@ class TuneConfig:
         return _repr(self, self._FIELDS)
 
 
-def storage_path_to_local_dir(storage_path: str | os.PathLike | None, where: str) -> str | None:
+def storage_path_to_local_dir(storage_path: str | os.PathLike, where: str) -> str:
     """A local `storage_path` is where Ray writes `<storage_path>/<name>/`: exactly tunelab's `local_dir`.
     A URI (`s3://...`, `gs://...`) is remote storage, refused in the one place that refuses it."""
-    if storage_path is None:
-        return None
     path = os.fspath(storage_path)
     if path.startswith("file://"):
         path = path[len("file://"):]
@@ -159,7 +157,7 @@ class RunConfig:
         given = dict(options, storage_filesystem=storage_filesystem, sync_config=sync_config,
                      progress_reporter=progress_reporter, log_to_file=log_to_file)
         check_options("RunConfig", given, self._FIELDS, _refused("progress_reporter", "log_to_file"))
-        self.local_dir = storage_path_to_local_dir(storage_path, "RunConfig")
+        self.local_dir = None if storage_path is None else storage_path_to_local_dir(storage_path, "RunConfig")
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise TuneError(f"RunConfig(name={name!r}) must be a non-empty folder name without '/'")
         for field, value, kind in (("failure_config", failure_config, FailureConfig),

@@ -114,7 +114,7 @@ class Tuner:
         from tunelab.storage.journal import Journal
 
         local = storage_path_to_local_dir(path, "Tuner.can_restore")
-        return bool(local) and os.path.isfile(os.path.join(local, TUNER_FILE)) and Journal(local).has_state()
+        return os.path.isfile(os.path.join(local, TUNER_FILE)) and Journal(local).has_state()
 
     @classmethod
     def restore(cls, path: str | os.PathLike, trainable: Any, resume_unfinished: bool = True,
