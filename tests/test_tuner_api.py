@@ -210,10 +210,15 @@ def test_restore_after_the_driver_was_killed(tmp_path):
 
     results = tune.Tuner.restore(str(exp_dir), trainable=counter).fit()
     assert len(results) == 3 and results.num_terminated == 3
+    resumed = 0
     for result in results:
+        with open(os.path.join(result.path, "starts.txt")) as f:
+            starts = [int(s) for s in f.read().split()]
+        resumed += len(starts) > 1 and starts[-1] > 0  # continued from its reported checkpoint
         history = result.metrics_dataframe
         assert list(history["i"]) == list(range(1, iterations + 1))  # gap-free, no repeats
         assert list(history["training_iteration"]) == list(range(1, iterations + 1))
+    assert resumed >= 1
     best = results.get_best_result()  # the TuneConfig's metric/mode came back from the saved Tuner
     assert best.config["a"] == 3 and best.metrics["value"] == 3 * iterations
 
