@@ -1,7 +1,8 @@
 """tunelab: hyperparameter tuning with Ray Tune's API, embedded by default.
 
 `import tunelab as tune` is a drop-in for the 2018 `import ray.tune as tune`; `tunelab.run` is the modern
-single call, and `tunelab.Tuner` (with `tunelab.train`, `tunelab.search`) takes Ray 2.x scripts. See the README and docs/ for the guide.
+single call, and `tunelab.Tuner` (with `tunelab.train`, `tunelab.search`) takes Ray 2.x scripts. See the
+README and docs/ for the guide.
 """
 from tunelab.api import init, run, run_experiments, shutdown
 from tunelab.callback import Callback
