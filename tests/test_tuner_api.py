@@ -480,3 +480,34 @@ def test_trial_plateau_stopper_ends_trials_under_the_tuner():
 
     results = tune.Tuner(flat, run_config=_quiet(stop=TrialPlateauStopper("loss", num_results=3))).fit()
     assert results[0].metrics["training_iteration"] == 10  # losses 10..3, then 3, 3: flat over the last 3
+
+
+def test_settings_that_cannot_be_pickled_only_cost_the_restore():
+    import threading
+
+    class LockedCallback(tune.Callback):
+        def __init__(self):
+            self.lock = threading.Lock()  # cannot be pickled
+            self.results = 0
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            self.results += 1
+
+    callback = LockedCallback()
+    with pytest.warns(UserWarning, match="callbacks cannot be pickled"):
+        results = tune.Tuner(scored, param_space={"x": 1, "scores": [1, 2]},
+                             run_config=_quiet(name="cb", callbacks=[callback])).fit()
+    assert callback.results == 2 and tune.Tuner.can_restore(results.experiment_path)
+
+    from tunelab.schedulers import FIFOScheduler
+
+    class LockedScheduler(FIFOScheduler):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+
+    with pytest.warns(UserWarning, match="Tuner.restore will not find"):
+        results = tune.Tuner(scored, param_space={"x": 1, "scores": [1]},
+                             tune_config=tune.TuneConfig(scheduler=LockedScheduler()),
+                             run_config=_quiet(name="nopickle")).fit()
+    assert results.num_terminated == 1 and not tune.Tuner.can_restore(results.experiment_path)

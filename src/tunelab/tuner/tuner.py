@@ -82,8 +82,9 @@ class Tuner:
 
     # -- restoring ---------------------------------------------------------------------------------
     def _save_settings(self, path: str) -> None:
-        """Write `tuner.pkl` atomically. Callbacks that cannot be pickled are left out (with a warning):
-        a restore then runs without them."""
+        """Write `tuner.pkl` atomically. Callbacks that cannot be pickled are left out (a restore runs
+        without them); if the rest cannot be pickled either, nothing is written and `fit` goes on, with a
+        warning that Tuner.restore will not find this experiment."""
         import copy
 
         import cloudpickle
@@ -97,9 +98,11 @@ class Tuner:
             run_config.callbacks = None
             try:
                 blob = cloudpickle.dumps(dict(settings, run_config=run_config))
-            except Exception:
-                raise TuneError(f"Tuner: param_space or tune_config cannot be pickled ({exc!r}); Tuner.restore needs "
-                                "them saved. Build unpicklable objects inside the trainable.") from exc
+            except Exception as again:  # the rest cannot be saved: fit still runs, restore will not find it
+                warnings.warn(f"Tuner: param_space or tune_config cannot be pickled ({again!r}), so Tuner.restore "
+                              "will not find this experiment; resume it with tunelab.run(..., name=, local_dir=, "
+                              "resume=True) and the same arguments", stacklevel=3)
+                return
             warnings.warn(f"Tuner: the callbacks cannot be pickled ({exc!r}); Tuner.restore will run without them",
                           stacklevel=3)
         os.makedirs(path, exist_ok=True)
