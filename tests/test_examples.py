@@ -27,3 +27,16 @@ def test_quickstart_pytorch(tmp_path):
     stdout = run_example("quickstart_pytorch.py", tmp_path)
     assert stdout.count("TERMINATED") >= 2
     assert "== Status ==" in stdout
+
+
+def test_tuner_quickstart(tmp_path):
+    import re
+
+    stdout = run_example("tuner_quickstart.py", tmp_path)
+    assert "6 trials: 6 terminated, 0 errors" in stdout
+    loss, epochs = re.search(r"^Best loss: ([\d.]+) after (\d+) epochs", stdout, re.MULTILINE).groups()
+    assert float(loss) < 9  # better than the untrained model (w = 0)
+    assert re.search(rf"^Best checkpoint: epoch {epochs} in ", stdout, re.MULTILINE)  # the last one is kept
+    trained = int(re.search(r"^Epochs trained in all: (\d+)", stdout, re.MULTILINE).group(1))
+    assert 6 * 2 <= trained <= 6 * 10  # ASHA's grace period at least, the full budget at most
+    assert os.path.isfile(tmp_path / "tuner_quickstart" / "tuner.pkl")  # what Tuner.restore reads

@@ -331,6 +331,11 @@ def _check_run_numbers(call: str, verbose: Any, server_port: Any, max_concurrent
     check_number(f"{call}(time_budget_s=...)", time_budget_s, above=0, allow_none=True)
 
 
+def default_experiment_name(trainable_name: str) -> str:
+    """The experiment name when none is given: `<trainable>_<date>_<time>`, as Ray Tune names it."""
+    return f"{trainable_name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+
+
 def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
         num_samples: int = 1, metric: str | None = None, mode: str | None = None,
         search_alg: Any = None, scheduler: TrialScheduler | None = None, resources_per_trial: Any = None,
@@ -362,7 +367,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
 
         trainable_name = trainable_name_for(run_or_experiment)
         experiment = Experiment(
-            name or f"{trainable_name}_{time.strftime('%Y-%m-%d_%H-%M-%S')}", run_or_experiment,
+            name or default_experiment_name(trainable_name), run_or_experiment,
             stop=stop, config=config, resources_per_trial=resources_per_trial, num_samples=num_samples,
             local_dir=local_dir, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
             keep_checkpoints_num=keep_checkpoints_num, checkpoint_score_attr=checkpoint_score_attr,

@@ -35,9 +35,11 @@ NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     "return_trials": ((False, None), "use ExperimentAnalysis.trials"),
     "ray_auto_init": ((True, None), "tunelab starts its executor by itself"),
     "global_checkpoint_period": ((None,), "the experiment state is journaled on every trial event"),
-    "param_space": ((None,), "use config=..."),
-    "run_config": ((None,), "pass its fields (name, stop, callbacks, local_dir, ...) to tunelab.run directly"),
-    "tune_config": ((None,), "pass its fields (metric, mode, num_samples, ...) to tunelab.run directly"),
+    "param_space": ((None,), "use config=... (or tunelab.Tuner(trainable, param_space=...))"),
+    "run_config": ((None,), "pass its fields (name, stop, callbacks, local_dir, ...) to tunelab.run directly, "
+                            "or use tunelab.Tuner(..., run_config=...)"),
+    "tune_config": ((None,), "pass its fields (metric, mode, num_samples, ...) to tunelab.run directly, "
+                             "or use tunelab.Tuner(..., tune_config=...)"),
 }
 
 

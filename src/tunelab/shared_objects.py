@@ -146,6 +146,11 @@ def with_parameters(trainable: Any, **objects: Any) -> Any:
         _WithParameters.__name__ = trainable.__name__
         _WithParameters.__qualname__ = trainable.__qualname__
         return _WithParameters
+    if isinstance(trainable, _FunctionWithParameters):  # e.g. with_parameters(with_resources(f), ...): one level
+        merged = _FunctionWithParameters(trainable.__wrapped_trainable__, {**trainable.handles, **handles})
+        if "default_resource_request" in vars(trainable):
+            merged.default_resource_request = trainable.default_resource_request  # type: ignore[attr-defined]
+        return merged
     if callable(trainable):
         return _FunctionWithParameters(trainable, handles)
     raise TuneError(f"with_parameters needs a function or a Trainable subclass, got {trainable!r}")

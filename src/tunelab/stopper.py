@@ -67,6 +67,80 @@ class CombinedStopper(Stopper):
         return any(s.stop_all() for s in self._stoppers)
 
 
+def _spread(values: "list[Any]") -> float:
+    """The population standard deviation of `values` (as numpy's std); inf if one is not a number."""
+    found = [as_number(v) for v in values]
+    numbers = [n for n in found if n is not None and not math.isnan(n)]
+    if not numbers or len(numbers) < len(found):
+        return math.inf
+    mean = sum(numbers) / len(numbers)
+    return math.sqrt(sum((n - mean) ** 2 for n in numbers) / len(numbers))
+
+
+class TrialPlateauStopper(Stopper):
+    """Stop a trial once the std of its last `num_results` values of `metric` is below `std`, after
+    `grace_period` results and (if set) once the value is past `metric_threshold` in `mode` (Ray 2.x)."""
+
+    def __init__(self, metric: str, std: float = 0.01, num_results: int = 4, grace_period: int = 4,
+                 metric_threshold: float | None = None, mode: str | None = None):
+        if metric_threshold is not None and mode not in ("min", "max"):
+            raise TuneError(f"TrialPlateauStopper: metric_threshold={metric_threshold!r} needs mode='min' or 'max', "
+                            f"got mode={mode!r}")
+        for name, value in (("num_results", num_results), ("grace_period", grace_period)):
+            if not isinstance(value, int) or value < 1:
+                raise TuneError(f"TrialPlateauStopper: {name} must be an integer >= 1, got {value!r}")
+        self._metric, self._std, self._num_results = metric, std, num_results
+        self._grace_period, self._threshold, self._mode = grace_period, metric_threshold, mode
+        self._values: dict[str, list[Any]] = {}
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        value = result.get(self._metric)
+        values = self._values.setdefault(trial_id, [])
+        values.append(value)
+        del values[:-self._num_results]
+        self._counts[trial_id] = self._counts.get(trial_id, 0) + 1
+        if self._counts[trial_id] < self._grace_period or len(values) < self._num_results:
+            return False
+        if self._threshold is not None:
+            number = as_number(value)
+            if number is None or (number > self._threshold if self._mode == "min" else number < self._threshold):
+                return False
+        return _spread(values) < self._std
+
+
+class ExperimentPlateauStopper(Stopper):
+    """Stop the whole experiment once the std of the `top` best values of `metric` seen so far is at
+    most `std`, for `patience` results in a row (Ray 2.x)."""
+
+    def __init__(self, metric: str, std: float = 0.001, top: int = 10, mode: str = "min", patience: int = 0):
+        if mode not in ("min", "max"):
+            raise TuneError(f"ExperimentPlateauStopper: mode must be 'min' or 'max', got {mode!r}")
+        if not isinstance(top, int) or top <= 1:
+            raise TuneError(f"ExperimentPlateauStopper: top must be an integer greater than 1, got {top!r}")
+        if not isinstance(patience, int) or patience < 0:
+            raise TuneError(f"ExperimentPlateauStopper: patience must be an integer >= 0, got {patience!r}")
+        if not isinstance(std, (int, float)) or std <= 0:
+            raise TuneError(f"ExperimentPlateauStopper: std must be a number > 0, got {std!r}")
+        self._metric, self._std, self._top, self._mode, self._patience = metric, std, top, mode, patience
+        self._top_values: list[float] = []
+        self._iterations = 0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        value = as_number(result.get(self._metric))
+        if value is not None and not math.isnan(value):
+            ranked = sorted(self._top_values + [value])
+            self._top_values = ranked[: self._top] if self._mode == "min" else ranked[-self._top:]
+        self._iterations = self._iterations + 1 if self.has_plateaued() else 0
+        return self.stop_all()
+
+    def has_plateaued(self) -> bool:
+        return len(self._top_values) == self._top and _spread(self._top_values) <= self._std
+
+    def stop_all(self) -> bool:
+        return self.has_plateaued() and self._iterations >= self._patience
+
+
 class DictStopper(Stopper):
     """The seed's rule: stop when any `result[key] >= threshold`. A key never reported is an error; a
     reported value that is not a number fails that trial (`BadMetricError`); NaN never meets a threshold."""

@@ -295,6 +295,8 @@ def test_synch_mode_waits_for_the_whole_population():
         assert pbt.on_trial_result(runner, t, result(10, i)) == PAUSE
         runner.process_action(t, PAUSE)
         t.checkpoint = runner.checkpoint_trial(t)  # the controller saves on pause
+        # waiting at the barrier: not restarted before the round (it would run on and miss its exploit)
+        assert pbt.choose_trial_to_run(runner) is None
     assert pbt._num_perturbations == 0
     assert pbt.on_trial_result(runner, trials[3], result(10, 3)) == PAUSE  # the last one: judge everyone
     assert pbt._num_perturbations == 1

@@ -174,6 +174,8 @@ class LocalExecutor(Executor):
             "config": _dumps_config(trial.config),
             "logdir": trial.logdir,
             "restore_path": restore_path,
+            "trial_info": {"trial_name": str(trial), "experiment_name": trial.experiment_name,
+                           "resources": trial.resources},
             "num_threads": threads,
             "env": {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or "",
                     **self._trial_env(threads)},

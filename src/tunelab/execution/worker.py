@@ -176,7 +176,8 @@ class _Worker:
             command = self._wait_command(trial_id, lambda: holder["session"].latest_checkpoint_path)
             return command
 
-        session = session_mod.Session(send_result, payload["config"], payload["logdir"], progress, checkpoint)
+        session = session_mod.Session(send_result, payload["config"], payload["logdir"], progress, checkpoint,
+                                      info=payload.get("trial_info"))
         holder["session"] = session
         session_mod.set_session(session)
         try:

@@ -279,9 +279,12 @@ class PopulationBasedTraining(FIFOScheduler):
         self._trial_state.pop(trial, None)
 
     def choose_trial_to_run(self, runner: Any) -> Trial | None:
-        """The PENDING or PAUSED trial furthest behind (lowest last perturbation time) that fits."""
+        """The PENDING or PAUSED trial furthest behind (lowest last perturbation time) that fits. In synch
+        mode a trial waiting at the barrier is not a candidate until the whole population got there (as in
+        Ray): restarted early, it would run on while the round exploits it, and the exploit would be lost."""
         candidates = [t for t in self._live_trials(runner)
-                      if t.status in (Trial.PENDING, Trial.PAUSED) and runner.has_resources(t.resources)]
+                      if t.status in (Trial.PENDING, Trial.PAUSED) and runner.has_resources(t.resources)
+                      and (not self._synch or self._state_of(t).last_train_time < self._next_perturbation_sync)]
         if not candidates:
             return None
         return min(candidates, key=lambda t: self._state_of(t).last_perturbation_time)

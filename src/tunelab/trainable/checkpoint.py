@@ -6,6 +6,8 @@ import pickle
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _DICT_FILE = "checkpoint.pkl"
@@ -72,6 +74,19 @@ class Checkpoint:
             assert self.path is not None  # __init__ sets exactly one of path and data
             shutil.copytree(self.path, target, dirs_exist_ok=True)
         return target
+
+    @contextmanager
+    def as_directory(self) -> Iterator[str]:
+        """`with checkpoint.as_directory() as path:` the checkpoint as a local folder: its own folder for a
+        directory checkpoint (read it, do not change it), a temporary one (removed afterwards) for a dict."""
+        if self.path is not None:
+            yield self.path
+            return
+        folder = self.to_directory()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def is_dict(self) -> bool:
         return self._data is not None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trainable.progress_state import ProgressState
+
+if TYPE_CHECKING:
+    from tunelab.trainable.context import TuneContext
 
 _session: "Session | None" = None
 
@@ -25,8 +28,9 @@ class Session:
     """Connects one running function trainable to the driver (`send_result` does the lock-step)."""
 
     def __init__(self, send_result: Callable[[dict, str | None], str], config: dict, logdir: str,
-                 progress: ProgressState, checkpoint: Checkpoint | None):
+                 progress: ProgressState, checkpoint: Checkpoint | None, info: dict | None = None):
         self._send_result = send_result
+        self.info = info or {}  # trial_name, experiment_name, resources: what get_context() answers
         self.config = config
         self.logdir = logdir
         self.progress = progress
@@ -80,18 +84,23 @@ def persist_checkpoint(checkpoint: Checkpoint, logdir: str, progress: ProgressSt
 def _current() -> Session:
     if _session is None:
         raise TuneError(
-            "tunelab.report() / get_checkpoint() was called outside a trial. Call it from inside the function "
-            "you pass to tunelab.run(...) (it runs in a worker process)."
+            "tunelab.report() / get_checkpoint() / get_context() was called outside a trial. Call it from inside "
+            "the function you pass to tunelab.run(...) or tunelab.Tuner(...) (it runs in a worker process)."
         )
     return _session
 
 
-def report(metrics: dict | None = None, *, checkpoint: Checkpoint | None = None, **kwargs: Any) -> None:
-    """Report one iteration's metrics from a function trainable (and optionally a checkpoint).
+def report(metrics: dict | None = None, *, checkpoint: Checkpoint | None = None,
+           checkpoint_dir_name: str | None = None, **kwargs: Any) -> None:
+    """Report one iteration's metrics from a function trainable (and optionally a checkpoint, copied into
+    the trial folder as `checkpoint_<iteration>/` before this returns).
 
     Blocks until the driver has processed the result: the driver may end the trial here (a `done=True`
     result, a stop criterion or the scheduler), in which case this call does not return.
     """
+    if checkpoint_dir_name is not None:
+        raise TuneError(f"report(checkpoint_dir_name={checkpoint_dir_name!r}) is not supported: tunelab names "
+                        "checkpoint folders checkpoint_<iteration> (restores and the CLI find them by that name)")
     merged = dict(metrics or {})
     merged.update(kwargs)
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
@@ -110,6 +119,22 @@ def get_checkpoint() -> Checkpoint | None:
 def get_trial_dir() -> str:
     """The trial's folder (also the working directory of the trainable)."""
     return _current().logdir
+
+
+def get_context() -> "TuneContext":
+    """The running trial's context: `get_trial_id()`, `get_trial_name()`, `get_trial_dir()`,
+    `get_experiment_name()`, `get_trial_resources()` (as Ray's TuneContext)."""
+    import os
+
+    from tunelab.resources import Resources
+    from tunelab.trainable.context import TuneContext
+
+    session = _current()
+    info = session.info
+    trial_id = session.progress.trial_id
+    return TuneContext(trial_id=trial_id, trial_name=info.get("trial_name") or trial_id, trial_dir=session.logdir,
+                       experiment_name=info.get("experiment_name") or os.path.basename(os.path.dirname(session.logdir)),
+                       resources=info.get("resources") or Resources())
 
 
 def set_session(session: Session | None) -> None:

@@ -1,0 +1,4 @@
+"""`ray.tune.search.searcher` -> `tunelab.search.searcher`."""
+from tunelab.suggest.searcher import Searcher
+
+__all__ = ["Searcher"]

@@ -1,0 +1,20 @@
+"""The names Ray 2.x keeps under `ray.train`: `from ray import train` becomes `from tunelab import train`.
+
+The same objects as at the top level (`tunelab.train.RunConfig is tunelab.RunConfig`); `Result` is
+imported on first use (it reads results with numpy and pandas).
+"""
+from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trainable.session import get_checkpoint, get_context, report
+from tunelab.tuner.config import CheckpointConfig, FailureConfig, RunConfig
+
+
+def __getattr__(name: str):  # lazy: keep `from tunelab import train` light
+    if name == "Result":
+        from tunelab.tuner.result_grid import Result
+
+        return Result
+    raise AttributeError(f"module 'tunelab.train' has no attribute {name!r}")
+
+
+__all__ = ["report", "get_checkpoint", "get_context", "Checkpoint", "RunConfig", "CheckpointConfig",
+           "FailureConfig", "Result"]  # noqa: F822 - Result comes from __getattr__
