@@ -37,12 +37,19 @@ class OptunaSearch(Searcher):
         points_to_evaluate: (partial) configs to try first, through `study.enqueue_trial`.
         sampler: any Optuna sampler; default `TPESampler(seed=seed)`.
         max_concurrent: at most this many live trials (None: no limit).
+        storage: where the Optuna study lives: None keeps it in memory; an RDB URL (`"sqlite:///optuna.db"`,
+            `"postgresql://..."`) or any `optuna.storages.BaseStorage` (e.g.
+            `JournalStorage(JournalFileBackend("optuna.log"))`) makes the experiment readable by
+            optuna-dashboard and `optuna.load_study` while it runs and afterwards.
+        study_name: the study's name in `storage`; default "tunelab". An existing study of that name is
+            continued (its trials teach the sampler), as `create_study(load_if_exists=True)` does.
     Trials a scheduler stopped early are told as PRUNED with their last value; failed ones as FAIL.
     """
 
     def __init__(self, space: dict | None = None, metric: str | list[str] | None = None,
                  mode: str | list[str] | None = None, points_to_evaluate: list[dict] | None = None,
-                 sampler: Any = None, seed: int | None = None, max_concurrent: int | None = None):
+                 sampler: Any = None, seed: int | None = None, max_concurrent: int | None = None,
+                 storage: Any = None, study_name: str | None = None):
         optuna = _import_optuna()
         super().__init__(metric, mode)
         if sampler is not None and seed is not None:
@@ -53,6 +60,13 @@ class OptunaSearch(Searcher):
         if max_concurrent is not None and (isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int)
                                            or max_concurrent < 0):
             raise TuneError(f"OptunaSearch: max_concurrent must be None or an integer >= 0, got {max_concurrent!r}")
+        if storage is not None and not isinstance(storage, (str, optuna.storages.BaseStorage)):
+            raise TuneError(f"OptunaSearch: storage must be None, an RDB URL string (e.g. 'sqlite:///optuna.db') "
+                            f"or an optuna.storages.BaseStorage, got {storage!r}")
+        if study_name is not None and (not isinstance(study_name, str) or not study_name):
+            raise TuneError(f"OptunaSearch: study_name must be a non-empty string, got {study_name!r}")
+        self._storage = storage
+        self._study_name = study_name if study_name is not None else (None if storage is None else "tunelab")
         self._sampler = sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed)
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._max_concurrent = max_concurrent or None
@@ -117,6 +131,8 @@ class OptunaSearch(Searcher):
             trial = study.ask()
             values = {path: _sample(trial, label_of(path), domain) for path, domain in self._domains.items()}
             config = deep_merge(copy.deepcopy(self._template), unflatten(values))
+        if self._storage is not None:  # lets optuna-dashboard users find the tunelab trial
+            trial.set_user_attr("tunelab_trial_id", trial_id)
         self._live[trial_id] = trial
         return config
 
@@ -177,7 +193,12 @@ class OptunaSearch(Searcher):
                             f"got metric={self.metric!r}, mode={self.mode!r}")
         modes = self.mode if isinstance(self.mode, list) else [self.mode]
         directions = ["maximize" if mode == "max" else "minimize" for mode in modes]
-        self._study = optuna.create_study(sampler=self._sampler, directions=directions)
+        self._study = optuna.create_study(sampler=self._sampler, directions=directions, storage=self._storage,
+                                          study_name=self._study_name, load_if_exists=self._storage is not None)
+        if list(self._study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
+            raise TuneError(f"OptunaSearch: study {self._study_name!r} in {self._storage!r} was made with directions "
+                            f"{[d.name.lower() for d in self._study.directions]}, not {directions} (metric/mode "
+                            f"{self.metric!r}/{self.mode!r}); pick another study_name")
         for point in self._points:
             params, _ = self._point(point, complete=False)
             self._study.enqueue_trial(params)
