@@ -141,6 +141,17 @@ def test_checkpoint_at_end_adds_one_report_with_the_final_model(tmp_path: Path) 
     assert TuneReportCheckpointCallback.get_model(trial.checkpoint).num_boosted_rounds() == 4
 
 
+def test_cv_reports_mean_and_std(tmp_path: Path) -> None:
+    def train_cv(config):
+        dtrain, _ = data()
+        xgb.cv({"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 1}, dtrain, num_boost_round=3,
+               nfold=2, callbacks=[TuneReportCallback()])
+
+    analysis = tunelab.run(train_cv, local_dir=str(tmp_path), verbose=0)
+    last = analysis.trials[0].last_result
+    assert last["training_iteration"] == 3 and 0 < last["test-logloss"] < 0.69 and last["test-logloss-std"] >= 0
+
+
 def test_unknown_metric_fails_the_trial_naming_the_evaluations(tmp_path: Path) -> None:
     analysis = tunelab.run(train_plain, config={"callback": TuneReportCallback({"loss": "valid-logloss"})},
                            local_dir=str(tmp_path), verbose=0, raise_on_failed_trial=False)
