@@ -83,8 +83,8 @@ def train_restorable(config):
             Path(config["marker"]).touch()
             raise RuntimeError("deliberate crash")
 
-    callback = TuneReportCheckpointCallback(["eval-binary_logloss", "eval-auc"], filename="booster.txt",
-                                            frequency=1, results_postprocessing_fn=lambda r: {**r, "start_round": start})
+    callback = TuneReportCheckpointCallback(["eval-binary_logloss", "eval-auc"], filename="booster.txt", frequency=1,
+                                            results_postprocessing_fn=lambda r: {**r, "start_round": start})
     lgb.train({**PARAMS, "metric": ["binary_logloss", "auc"]}, dtrain, num_boost_round=ROUNDS - start,
               valid_sets=[dvalid], valid_names=["eval"], init_model=booster,
               callbacks=[count_round, callback, crash_once])

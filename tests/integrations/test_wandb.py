@@ -23,7 +23,8 @@ def offline(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     wandb_dir = tmp_path / "wandb_dir"
     wandb_dir.mkdir()
     for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(wandb_dir), "WANDB_SILENT": "true",
-                        "WANDB_DISABLE_CODE": "true", "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off", "WANDB_ERROR_REPORTING": "false",
+                        "WANDB_DISABLE_CODE": "true", "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off",
+                        "WANDB_ERROR_REPORTING": "false",
                         "WANDB_CONFIG_DIR": str(tmp_path / "wandb_config"), "WANDB_CACHE_DIR": str(tmp_path / "cache"),
                         "WANDB_DATA_DIR": str(tmp_path / "data"), "WANDB_API_KEY": "x" * 40}.items():
         monkeypatch.setenv(name, value)
@@ -76,8 +77,8 @@ def read_run(run_dir: Path) -> dict:
         elif kind == "config":
             run["config"].update({i.key: json.loads(i.value_json) for i in record.config.update})
         elif kind == "history":
-            row = {"/".join(i.nested_key) if i.nested_key else i.key: json.loads(i.value_json) for i in record.history.item}
-            run["history"].append(row)
+            run["history"].append({"/".join(i.nested_key) if i.nested_key else i.key: json.loads(i.value_json)
+                                   for i in record.history.item})
         elif kind == "exit":
             run["exit_code"] = record.exit.exit_code
         elif kind == "artifact":
@@ -131,7 +132,8 @@ def train_checkpointed(config):
         folder = Path(tunelab.get_trial_dir(), f"tmp_{i}")
         folder.mkdir()
         (folder / "weights.txt").write_text(str(i))
-        tunelab.report({"loss": 1.0 / i, "lr_now": config["lr"] * i}, checkpoint=tunelab.Checkpoint.from_directory(folder))
+        tunelab.report({"loss": 1.0 / i, "lr_now": config["lr"] * i},
+                       checkpoint=tunelab.Checkpoint.from_directory(folder))
 
 
 def test_log_config_and_uploaded_checkpoints(offline: Path, tmp_path: Path) -> None:

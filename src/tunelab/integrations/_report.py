@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.trainable.checkpoint import Checkpoint

@@ -19,7 +19,8 @@ callback is built (`pip install 'tunelab[lightgbm]'`).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tunelab.integrations._report import (
     check_frequency, import_framework, model_file, normalize_metrics, report, select_metrics,

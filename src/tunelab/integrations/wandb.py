@@ -141,7 +141,8 @@ class WandbLoggerCallback(Callback):
                 metrics[key] = number
         run.log(metrics, step=int(result.get("training_iteration") or 0))
 
-    def on_checkpoint(self, iteration: int, trials: "list[Trial]", trial: "Trial", checkpoint: Any, **info: Any) -> None:
+    def on_checkpoint(self, iteration: int, trials: "list[Trial]", trial: "Trial", checkpoint: Any,
+                      **info: Any) -> None:
         path = getattr(checkpoint, "path", None)
         if not self.upload_checkpoints or not path or not os.path.isdir(path):
             return

@@ -18,7 +18,8 @@ xgboost is imported when a callback is built (`pip install 'tunelab[xgboost]'`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tunelab.integrations._report import (
     check_frequency, import_framework, model_file, normalize_metrics, report, select_metrics,
@@ -51,7 +52,7 @@ def _last_evaluations(evals_log: dict) -> dict[str, float]:
     return flat
 
 
-class TuneReportCheckpointCallback(_Base):  # type: ignore[misc,valid-type]
+class TuneReportCheckpointCallback(_Base):
     """Report the latest evaluation results after every boosting round, with the model as a checkpoint
     every `frequency` rounds and at the end of training.
 
