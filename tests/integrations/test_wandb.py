@@ -90,6 +90,9 @@ def read_run(run_dir: Path) -> dict:
 
 
 def runs_by_id(wandb_dir: Path) -> dict[str, dict]:
+    # run.finish() returns once W&B's service took the run's last records; the service writes them to
+    # the .wandb file on its own time: shutting it down (as a process exit does) flushes every file
+    wandb.teardown()
     runs = [read_run(d) for d in sorted((wandb_dir / "wandb").glob("offline-run-*"))]
     return {r["id"]: r for r in runs}
 
