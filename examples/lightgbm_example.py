@@ -33,6 +33,8 @@ def train_breast_cancer(config):
     checkpoint = tune.get_checkpoint()
     booster = TuneReportCheckpointCallback.get_model(checkpoint) if checkpoint else None
     rounds_done = booster.current_iteration() if booster is not None else 0
+    if rounds_done >= config["num_boost_round"]:  # restored from its last round: nothing left to train
+        return
     params = {key: config[key] for key in ("num_leaves", "learning_rate", "min_data_in_leaf", "feature_fraction")}
     params.update(objective="binary", metric=["binary_logloss", "auc"], num_threads=1, verbose=-1)
     lgb.train(params, dtrain, num_boost_round=config["num_boost_round"] - rounds_done, valid_sets=[dtest],

@@ -69,37 +69,38 @@ def test_asha_stops_boosting_at_once(tmp_path: Path) -> None:
     assert analysis.best_config["lr"] >= 0.3
 
 
-CRASH_AFTER = 5
-
-
 def train_restorable(config):
     dtrain, dvalid, _ = data()
     checkpoint = tunelab.get_checkpoint()
     booster = TuneReportCheckpointCallback.get_model(checkpoint, filename="booster.txt") if checkpoint else None
     start = booster.current_iteration() if booster is not None else 0
 
-    def crash_once(env) -> None:  # after round CRASH_AFTER was reported and checkpointed
-        if env.iteration + 1 == CRASH_AFTER and not os.path.exists(config["marker"]):
+    def crash_once(env) -> None:  # after round crash_after was reported and checkpointed
+        if env.iteration + 1 == config["crash_after"] and not os.path.exists(config["marker"]):
             Path(config["marker"]).touch()
             raise RuntimeError("deliberate crash")
 
     callback = TuneReportCheckpointCallback(["eval-binary_logloss", "eval-auc"], filename="booster.txt", frequency=1,
                                             results_postprocessing_fn=lambda r: {**r, "start_round": start})
+    if start == ROUNDS:  # restored from the last round's checkpoint: lgb.train refuses 0 rounds
+        return
     lgb.train({**PARAMS, "metric": ["binary_logloss", "auc"]}, dtrain, num_boost_round=ROUNDS - start,
               valid_sets=[dvalid], valid_names=["eval"], init_model=booster,
               callbacks=[count_round, callback, crash_once])
 
 
-def test_crashed_trial_continues_from_its_booster(tmp_path: Path) -> None:
-    analysis = tunelab.run(train_restorable, config={"marker": str(tmp_path / "crashed")}, max_failures=1,
-                           local_dir=str(tmp_path), verbose=0)
+@pytest.mark.parametrize("crash_after", [5, ROUNDS])  # ROUNDS: the restored trial has no round left
+def test_crashed_trial_continues_from_its_booster(tmp_path: Path, crash_after: int) -> None:
+    config = {"marker": str(tmp_path / "crashed"), "crash_after": crash_after}
+    analysis = tunelab.run(train_restorable, config=config, max_failures=1, local_dir=str(tmp_path), verbose=0)
     [trial] = analysis.trials
     assert (tmp_path / "crashed").exists() and trial.status == "TERMINATED"
-    assert trial.last_result["training_iteration"] == ROUNDS and trial.last_result["start_round"] == CRASH_AFTER
+    assert trial.last_result["training_iteration"] == ROUNDS
+    assert trial.last_result["start_round"] == crash_after % ROUNDS  # ROUNDS: the last result was the first run's
     assert rounds_trained(trial) == list(range(1, ROUNDS + 1))  # 5 rounds, crash, rounds 6..12: none twice
     history = analysis.history(trial)
     assert [r["training_iteration"] for r in history] == list(range(1, ROUNDS + 1))
-    assert [r["start_round"] for r in history] == [0] * CRASH_AFTER + [CRASH_AFTER] * (ROUNDS - CRASH_AFTER)
+    assert [r["start_round"] for r in history] == [0] * crash_after + [crash_after] * (ROUNDS - crash_after)
     final = TuneReportCheckpointCallback.get_model(trial.checkpoint, filename="booster.txt")
     assert final.current_iteration() == ROUNDS
     # the same model as 12 uninterrupted rounds: training went on from round 5's booster

@@ -69,20 +69,17 @@ def test_asha_stops_boosting_at_once(tmp_path: Path) -> None:
     assert analysis.best_config["eta"] >= 0.3
 
 
-CRASH_AFTER = 5
-
-
 class CrashOnce(xgb.callback.TrainingCallback):
-    """Fails the first attempt after round CRASH_AFTER was reported (and checkpointed)."""
+    """Fails the first attempt after round `crash_after` was reported (and checkpointed)."""
+
+    def __init__(self, marker: str, crash_after: int):
+        self.marker, self.crash_after = marker, crash_after
 
     def after_iteration(self, model, epoch, evals_log):
-        if model.num_boosted_rounds() == CRASH_AFTER and not os.path.exists(self.marker):
+        if model.num_boosted_rounds() == self.crash_after and not os.path.exists(self.marker):
             Path(self.marker).touch()
             raise RuntimeError("deliberate crash")
         return False
-
-    def __init__(self, marker: str):
-        self.marker = marker
 
 
 def train_restorable(config):
@@ -94,19 +91,22 @@ def train_restorable(config):
     callback = TuneReportCheckpointCallback(["eval-logloss", "eval-error"], filename="booster.ubj", frequency=1,
                                             results_postprocessing_fn=lambda r: {**r, "start_round": start})
     xgb.train(params, dtrain, num_boost_round=ROUNDS - start, evals=[(dvalid, "eval")], xgb_model=booster,
-              verbose_eval=False, callbacks=[RoundCounter(), callback, CrashOnce(config["marker"])])
+              verbose_eval=False,
+              callbacks=[RoundCounter(), callback, CrashOnce(config["marker"], config["crash_after"])])
 
 
-def test_crashed_trial_continues_from_its_booster(tmp_path: Path) -> None:
-    analysis = tunelab.run(train_restorable, config={"marker": str(tmp_path / "crashed")}, max_failures=1,
-                           local_dir=str(tmp_path), verbose=0)
+@pytest.mark.parametrize("crash_after", [5, ROUNDS])  # ROUNDS: the restored trial has no round left
+def test_crashed_trial_continues_from_its_booster(tmp_path: Path, crash_after: int) -> None:
+    config = {"marker": str(tmp_path / "crashed"), "crash_after": crash_after}
+    analysis = tunelab.run(train_restorable, config=config, max_failures=1, local_dir=str(tmp_path), verbose=0)
     [trial] = analysis.trials
     assert (tmp_path / "crashed").exists() and trial.status == "TERMINATED"
-    assert trial.last_result["training_iteration"] == ROUNDS and trial.last_result["start_round"] == CRASH_AFTER
+    assert trial.last_result["training_iteration"] == ROUNDS
+    assert trial.last_result["start_round"] == crash_after % ROUNDS  # ROUNDS: the last result was the first run's
     assert rounds_trained(trial) == list(range(1, ROUNDS + 1))  # 5 rounds, crash, rounds 6..12: none twice
     history = analysis.history(trial)
     assert [r["training_iteration"] for r in history] == list(range(1, ROUNDS + 1))
-    assert [r["start_round"] for r in history] == [0] * CRASH_AFTER + [CRASH_AFTER] * (ROUNDS - CRASH_AFTER)
+    assert [r["start_round"] for r in history] == [0] * crash_after + [crash_after] * (ROUNDS - crash_after)
     final = TuneReportCheckpointCallback.get_model(trial.checkpoint, filename="booster.ubj")
     assert final.num_boosted_rounds() == ROUNDS
     # the same model as 12 uninterrupted rounds: training went on from round 5's booster

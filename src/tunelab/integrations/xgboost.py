@@ -106,6 +106,10 @@ class TuneReportCheckpointCallback(_Base):
         return select_metrics(_last_evaluations(evals_log), self._metrics, self._results_postprocessing_fn,
                               self._owner)
 
+    def before_training(self, model: Any) -> Any:
+        self._evals_log, self._last_checkpoint_round = None, None  # a callback may serve several xgb.train calls
+        return model
+
     def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
         """Report this round (with a checkpoint every `frequency` rounds); returns False (go on).
         When tunelab ends the trial the report raises, which stops `xgb.train` here."""
@@ -119,13 +123,11 @@ class TuneReportCheckpointCallback(_Base):
         return False
 
     def after_training(self, model: Any) -> Any:
-        if not self._checkpoint_at_end or self._last_checkpoint_round == model.num_boosted_rounds():
+        """With `checkpoint_at_end`, report the final metrics again with the model, unless the last round
+        was just checkpointed or no round ran (a restored trial whose checkpoint had every round)."""
+        if (not self._checkpoint_at_end or self._evals_log is None
+                or self._last_checkpoint_round == model.num_boosted_rounds()):
             return model
-        if self._evals_log is None:
-            from tunelab.error import TuneError
-
-            raise TuneError(f"{self._owner}: checkpoint_at_end needs at least one round with evals=[...] "
-                            "passed to xgb.train")
         report(self._result(self._evals_log), self._write_model(model))
         return model
 
