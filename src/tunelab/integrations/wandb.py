@@ -114,7 +114,9 @@ class WandbLoggerCallback(Callback):
         if run is None:
             experiment = (trial.experiment_name or self._experiment_name
                           or os.path.basename(os.path.normpath(trial.local_dir or os.path.dirname(trial.logdir or ""))))
-            kwargs = {"project": self.project, "group": self.group or experiment or None, **self.init_kwargs}
+            # resume="allow": a trial of a resumed experiment continues its run (same id) online
+            kwargs = {"project": self.project, "group": self.group or experiment or None, "resume": "allow",
+                      **self.init_kwargs}
             kwargs["settings"] = self._settings()
             run = self._wandb.init(id=trial.trial_id, name=str(trial), config=dict(trial.config or {}),
                                    reinit="create_new", **kwargs)
