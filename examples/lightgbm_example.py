@@ -59,7 +59,7 @@ def main():
         config={
             "num_boost_round": rounds,
             "num_leaves": tune.randint(4, 64),
-            "learning_rate": tune.loguniform(1e-2, 3e-1),
+            "learning_rate": tune.loguniform(0.05, 0.5),
             "min_data_in_leaf": tune.choice([5, 10, 20]),
             "feature_fraction": tune.uniform(0.5, 1.0),
         },

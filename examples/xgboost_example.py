@@ -57,7 +57,7 @@ def main():
             "max_depth": tune.randint(1, 9),
             "min_child_weight": tune.choice([1, 2, 3]),
             "subsample": tune.uniform(0.5, 1.0),
-            "eta": tune.loguniform(1e-2, 3e-1),
+            "eta": tune.loguniform(0.05, 0.5),
         },
     )
 
