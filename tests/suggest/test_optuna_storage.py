@@ -88,6 +88,28 @@ def test_existing_study_is_continued_and_directions_must_match(tmp_path: Path) -
                      study_name="maxed").suggest("t0")
 
 
+def test_searcher_restored_from_an_older_snapshot_keeps_what_the_storage_holds(tmp_path: Path) -> None:
+    """A resumed experiment's searcher comes from a snapshot taken before some trials were told; telling
+    them again must not fail, and the storage keeps the first value."""
+    import cloudpickle
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    searcher = OptunaSearch({"x": tunelab.uniform(0, 1)}, metric="loss", mode="min", storage=url, study_name="s")
+    for trial_id in ("a", "b"):
+        searcher.suggest(trial_id)
+    snapshot = cloudpickle.dumps(searcher.save_state())
+    searcher.on_trial_complete("a", {"loss": 1.0})
+    searcher.on_trial_early_stopped("b", {"loss": 2.0, "training_iteration": 3})
+
+    restored = OptunaSearch({"x": tunelab.uniform(0, 1)}, metric="loss", mode="min", storage=url, study_name="s")
+    restored.restore_state(cloudpickle.loads(snapshot))
+    restored.on_trial_complete("a", {"loss": 5.0})
+    restored.on_trial_early_stopped("b", {"loss": 6.0, "training_iteration": 4})
+    trials = {t.user_attrs["tunelab_trial_id"]: t for t in optuna.load_study(study_name="s", storage=url).trials}
+    assert trials["a"].state == TrialState.COMPLETE and trials["a"].value == 1.0
+    assert trials["b"].state == TrialState.PRUNED and trials["b"].intermediate_values == {3: 2.0}
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"storage": 3}, "storage must be"),
     ({"storage": "sqlite:///x.db", "study_name": ""}, "study_name must be"),

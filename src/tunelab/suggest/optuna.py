@@ -146,11 +146,11 @@ class OptunaSearch(Searcher):
         if values is None or not all(metrics.is_usable(v) for v in values):
             # NaN/inf/non-numbers: Optuna itself turns a NaN objective into FAIL; we do the same for all
             # unusable values so they never steer TPE (see tunelab.metrics)
-            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self._study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
             if values is None and not error and result is not None:
                 raise self.missing_metric_error(trial_id, result)
             return
-        self._study.tell(trial, values if isinstance(self.metric, list) else values[0])
+        self._study.tell(trial, values if isinstance(self.metric, list) else values[0], skip_if_finished=True)
 
     def on_trial_early_stopped(self, trial_id: str, result: dict | None) -> None:
         """Tell a trial a scheduler stopped as PRUNED, with its last value as an intermediate value."""
@@ -160,8 +160,11 @@ class OptunaSearch(Searcher):
             return
         values = self.metric_values(result)
         if values is not None and not isinstance(self.metric, list) and metrics.is_usable(values[0]):
-            trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
-        self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            try:
+                trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # see _ensure_study: told before a resume
+        self._study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
                             intermediate_values: list | None = None) -> None:
@@ -193,6 +196,8 @@ class OptunaSearch(Searcher):
                             f"got metric={self.metric!r}, mode={self.mode!r}")
         modes = self.mode if isinstance(self.mode, list) else [self.mode]
         directions = ["maximize" if mode == "max" else "minimize" for mode in modes]
+        # With a storage, a searcher restored from an older snapshot (an experiment resume) may tell a trial
+        # the storage already holds as finished: skip_if_finished keeps the value told first.
         self._study = optuna.create_study(sampler=self._sampler, directions=directions, storage=self._storage,
                                           study_name=self._study_name, load_if_exists=self._storage is not None)
         if list(self._study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
