@@ -152,6 +152,27 @@ def test_log_config_and_uploaded_checkpoints(offline: Path, tmp_path: Path) -> N
         assert kind == "model" and name.startswith("checkpoint_") and "weights.txt" in files
 
 
+def train_crashing_once(config):
+    checkpoint = tunelab.get_checkpoint()
+    start = checkpoint.to_dict()["step"] if checkpoint else 0
+    for step in range(start + 1, 5):
+        if step == 3 and not Path(config["marker"]).exists():
+            Path(config["marker"]).touch()
+            raise RuntimeError("deliberate crash")
+        tunelab.report({"loss": 1.0 / step}, checkpoint=tunelab.Checkpoint.from_dict({"step": step}))
+
+
+def test_recovered_trial_keeps_its_one_run(offline: Path, tmp_path: Path) -> None:
+    analysis = tunelab.run(train_crashing_once, config={"marker": str(tmp_path / "crashed")}, max_failures=1,
+                           callbacks=[WandbLoggerCallback()], local_dir=str(tmp_path / "results"), verbose=0)
+    [trial] = analysis.trials
+    runs = runs_by_id(offline)
+    assert list(runs) == [trial.trial_id] and (tmp_path / "crashed").exists()
+    run = runs[trial.trial_id]
+    assert run["exit_code"] == 0
+    assert [(row["_step"], row["loss"]) for row in run["history"]] == [(s, pytest.approx(1.0 / s)) for s in range(1, 5)]
+
+
 def test_unfinished_runs_are_finished_at_experiment_end(offline: Path, tmp_path: Path) -> None:
     def forever(config):
         while True:
