@@ -1,5 +1,6 @@
 """Examples are tests: each runs end to end in its smoke mode, in a fresh process."""
 import os
+import re
 import subprocess
 import sys
 
@@ -40,3 +41,25 @@ def test_tuner_quickstart(tmp_path):
     trained = int(re.search(r"^Epochs trained in all: (\d+)", stdout, re.MULTILINE).group(1))
     assert 6 * 2 <= trained <= 6 * 10  # ASHA's grace period at least, the full budget at most
     assert os.path.isfile(tmp_path / "tuner_quickstart" / "tuner.pkl")  # what Tuner.restore reads
+
+
+def _boosting_example(name, tmp_path, experiment):
+    stdout = run_example(name, tmp_path)
+    assert "Number of trials: 4 (4 TERMINATED)" in stdout
+    rounds = re.search(r"^4 trials, (\d+) boosting rounds in all \(of 40\)", stdout, re.MULTILINE)
+    assert rounds and 8 <= int(rounds.group(1)) <= 40  # (tests/integrations shows ASHA's stops exactly)
+    best = re.search(r"^Best trial: logloss=([\d.]+) after (\d+) rounds", stdout, re.MULTILINE)
+    assert best and float(best.group(1)) < 0.69 and 2 <= int(best.group(2)) <= 10  # learned: below log(2)
+    accuracy = float(re.search(r"^Best model accuracy: ([\d.]+)", stdout, re.MULTILINE).group(1))
+    assert accuracy > 0.85  # the checkpointed booster, loaded back, predicts held-out data
+    assert os.path.isdir(tmp_path / experiment)
+
+
+def test_xgboost_example(tmp_path):
+    pytest.importorskip("xgboost")
+    _boosting_example("xgboost_example.py", tmp_path, "xgboost_breast_cancer")
+
+
+def test_lightgbm_example(tmp_path):
+    pytest.importorskip("lightgbm")
+    _boosting_example("lightgbm_example.py", tmp_path, "lightgbm_breast_cancer")

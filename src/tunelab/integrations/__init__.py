@@ -1,7 +1,13 @@
-"""Integrations with other tools, as `tunelab.Callback`s. Each imports its library only when used.
+"""Integrations with other tools. Each imports its library only when used.
 
 - `MLflowLoggerCallback` (`tunelab.integrations.mlflow`): one MLflow run per trial under a parent run
   per experiment; `pip install 'tunelab[mlflow]'`.
+- `WandbLoggerCallback` (`tunelab.integrations.wandb`): one Weights & Biases run per trial, grouped by
+  experiment; `pip install 'tunelab[wandb]'`.
+- `TuneReportCallback` / `TuneReportCheckpointCallback` in `tunelab.integrations.xgboost` and
+  `tunelab.integrations.lightgbm`: callbacks for `xgb.train` / `lgb.train` that report every boosting
+  round (and checkpoint the booster) from inside a trial; `pip install 'tunelab[xgboost]'` /
+  `'tunelab[lightgbm]'`. Import them from their modules: this package does not load the frameworks.
 """
 from tunelab.integrations.mlflow import MLflowLoggerCallback
 

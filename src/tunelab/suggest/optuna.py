@@ -47,12 +47,19 @@ class OptunaSearch(Searcher):
         points_to_evaluate: (partial) configs to try first, through `study.enqueue_trial`.
         sampler: any Optuna sampler; default `TPESampler(seed=seed)`.
         max_concurrent: at most this many live trials (None: no limit).
+        storage: where the Optuna study lives: None keeps it in memory; an RDB URL (`"sqlite:///optuna.db"`,
+            `"postgresql://..."`) or any `optuna.storages.BaseStorage` (e.g.
+            `JournalStorage(JournalFileBackend("optuna.log"))`) makes the experiment readable by
+            optuna-dashboard and `optuna.load_study` while it runs and afterwards.
+        study_name: the study's name in `storage`; default "tunelab". An existing study of that name is
+            continued (its trials teach the sampler), as `create_study(load_if_exists=True)` does.
     Trials a scheduler stopped early are told as PRUNED with their last value; failed ones as FAIL.
     """
 
     def __init__(self, space: dict | None = None, metric: str | list[str] | None = None,
                  mode: str | list[str] | None = None, points_to_evaluate: list[dict] | None = None,
-                 sampler: Any = None, seed: int | None = None, max_concurrent: int | None = None):
+                 sampler: Any = None, seed: int | None = None, max_concurrent: int | None = None,
+                 storage: Any = None, study_name: str | None = None):
         optuna = _import_optuna()
         super().__init__(metric, mode)
         if sampler is not None and seed is not None:
@@ -62,6 +69,13 @@ class OptunaSearch(Searcher):
             raise TuneError(f"OptunaSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
         check_number("OptunaSearch(max_concurrent=...)", max_concurrent, minimum=0, integer=True, allow_none=True)
         check_number("OptunaSearch(seed=...)", seed, integer=True, allow_none=True)
+        if storage is not None and not isinstance(storage, (str, optuna.storages.BaseStorage)):
+            raise TuneError(f"OptunaSearch: storage must be None, an RDB URL string (e.g. 'sqlite:///optuna.db') "
+                            f"or an optuna.storages.BaseStorage, got {storage!r}")
+        if study_name is not None and (not isinstance(study_name, str) or not study_name):
+            raise TuneError(f"OptunaSearch: study_name must be a non-empty string, got {study_name!r}")
+        self._storage = storage
+        self._study_name = study_name if study_name is not None else (None if storage is None else "tunelab")
         self._sampler = sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed)
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._max_concurrent = max_concurrent or None
@@ -127,6 +141,8 @@ class OptunaSearch(Searcher):
             trial = study.ask()
             values = {path: _sample(trial, label_of(path), domain) for path, domain in self._domains.items()}
             config = deep_merge(copy.deepcopy(self._template), unflatten(values))
+        if self._storage is not None:  # lets optuna-dashboard users find the tunelab trial
+            trial.set_user_attr("tunelab_trial_id", trial_id)
         self._live[trial_id] = trial
         return config
 
@@ -140,11 +156,11 @@ class OptunaSearch(Searcher):
         if values is None or not all(metrics.is_usable(v) for v in values):
             # NaN/inf/non-numbers: Optuna itself turns a NaN objective into FAIL; we do the same for all
             # unusable values so they never steer TPE (see tunelab.metrics)
-            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self._study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
             if values is None and not error and result is not None:
                 raise self.missing_metric_error(trial_id, result)
             return
-        self._study.tell(trial, values if isinstance(self.metric, list) else values[0])
+        self._study.tell(trial, values if isinstance(self.metric, list) else values[0], skip_if_finished=True)
 
     def on_trial_early_stopped(self, trial_id: str, result: dict | None) -> None:
         """Tell a trial a scheduler stopped as PRUNED, with its last value as an intermediate value."""
@@ -154,8 +170,11 @@ class OptunaSearch(Searcher):
             return
         values = self.metric_values(result)
         if values is not None and not isinstance(self.metric, list) and metrics.is_usable(values[0]):
-            trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
-        self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            try:
+                trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # see _ensure_study: told before a resume
+        self._study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
 
     def add_evaluated_point(self, parameters: dict, value: Any, error: bool = False, pruned: bool = False,
                             intermediate_values: list | None = None) -> None:
@@ -187,7 +206,14 @@ class OptunaSearch(Searcher):
                             f"got metric={self.metric!r}, mode={self.mode!r}")
         modes = self.mode if isinstance(self.mode, list) else [self.mode]
         directions = ["maximize" if mode == "max" else "minimize" for mode in modes]
-        self._study = optuna.create_study(sampler=self._sampler, directions=directions)
+        # With a storage, a searcher restored from an older snapshot (an experiment resume) may tell a trial
+        # the storage already holds as finished: skip_if_finished keeps the value told first.
+        self._study = optuna.create_study(sampler=self._sampler, directions=directions, storage=self._storage,
+                                          study_name=self._study_name, load_if_exists=self._storage is not None)
+        if list(self._study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
+            raise TuneError(f"OptunaSearch: study {self._study_name!r} in {self._storage!r} was made with directions "
+                            f"{[d.name.lower() for d in self._study.directions]}, not {directions} (metric/mode "
+                            f"{self.metric!r}/{self.mode!r}); pick another study_name")
         for point in self._points:
             params, _ = self._point(point, complete=False)
             self._study.enqueue_trial(params)
