@@ -162,3 +162,29 @@ def test_a_trial_subclass_that_skips_trial_init_still_has_a_unique_id():
     assert first.trial_id == first.trial_id and first.trial_id != second.trial_id
     with pytest.raises(AttributeError, match="no attribute 'logdir'"):
         first.logdir  # noqa: B018 - other missing attributes stay missing
+
+
+def test_web_server_requests_are_done_at_the_end_of_a_step(fresh_executor):
+    import threading
+    import time
+
+    from tunelab.web_server import TuneClient
+
+    tunelab.init(num_cpus=1)
+    runner = TrialRunner(BasicVariantGenerator(), launch_web_server=True, server_port=0)
+    try:
+        trial = Trial("__fake", stopping_criterion={"training_iteration": 5})
+        runner.add_trial(trial)
+        runner.step()
+        assert trial.status == Trial.RUNNING
+        client = TuneClient(f"127.0.0.1:{runner.server.port}")
+        caller = threading.Thread(target=client.stop_trial, args=(trial.trial_id,))
+        caller.start()
+        deadline = time.monotonic() + 30
+        while not runner.commands and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner.step()  # first its own action (the trial's first result), then the queued stop
+        caller.join(30)
+        assert trial.status == Trial.TERMINATED and trial.last_result["training_iteration"] == 1
+    finally:
+        runner._server.shutdown()

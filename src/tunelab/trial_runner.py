@@ -35,7 +35,7 @@ class TrialRunner(Controller):
 
     `step()` after every trial finished raises TuneError. Keywords: `launch_web_server` serves the REST API
     of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is done
-    by the next `step()`, so the client must call from another thread). `verbose` is accepted and does
+    at the end of the next `step()`, as in the seed, so the client must call from another thread). `verbose` is accepted and does
     nothing: the runner never prints (`run_experiments(verbose=)` prints the status). As in
     `run_experiments`, `queue_trials` is accepted (trials wait for free resources, a request larger than
     the machine fails when added) and a `trial_executor` raises TuneError (`tunelab.init` chooses the
@@ -77,8 +77,6 @@ class TrialRunner(Controller):
         if self.is_finished():
             raise TuneError("Called step when all trials finished?")
         self._iteration += 1
-        if self.commands:
-            self._run_commands()
         self._fill_trials()
         self._await_stopped_trials()
         trial = self.scheduler.choose_trial_to_run(self)
@@ -92,6 +90,8 @@ class TrialRunner(Controller):
             self._restart_if_recovering(event.trial, failures)
         elif not self.is_finished():
             self._handle_idle()
+        if self.commands:  # the web server's requests, done at the end of the step as the seed's runner did
+            self._run_commands()
         if self.is_finished():
             self._end_experiment()
 
