@@ -21,8 +21,10 @@ NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     "fail_fast": ((False, None), "use raise_on_failed_trial=True (failed trials raise at the end of the run)"),
     "reuse_actors": ((False, None), "each trial gets a fresh trainable (worker processes are reused anyway; PBT "
                                     "uses Trainable.reset_config where it can)"),
-    "queue_trials": ((False, None), "there is no autoscaler: a trial that can never fit the executor's "
-                                    "resources fails at once"),
+    # True is the seed's default on autoscaling clusters: trials wait for resources other trials hold (as
+    # they always do here), and a request that can never fit fails at once, as the seed's did with no node
+    # able to hold it; with no autoscaler there is nothing else to wait for, so both values are accepted
+    "queue_trials": ((False, True, None), ""),
     "trial_executor": ((None,), "use tunelab.init(...) to size or choose the executor"),
     "progress_reporter": ((None,), "use verbose=0/1/2, or a Callback for custom output"),
     "log_to_file": ((False, None), "the worker's stdout/stderr goes to the driver's console"),
@@ -48,7 +50,10 @@ INIT_NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     "redis_address": ((None,), "use tunelab.init(executor='ray', address='host:port') to run on a Ray cluster"),
     "ignore_reinit_error": ((True, False, None), ""),  # tunelab.init may always be called again
     "object_store_memory": ((None,), "tunelab has no object store; large objects go through with_parameters"),
-    "redirect_output": ((False, None), "worker output goes to the driver's console"),
+    # Ray's choice between worker output on the driver's console and files under /tmp/raylogs; the seed's
+    # examples all passed True. tunelab keeps trial output on the console (and each failure in the trial's
+    # folder), so either value runs the script
+    "redirect_output": ((False, True, None), ""),
     "local_mode": ((False, None), "trials always run in worker processes"),
 }
 

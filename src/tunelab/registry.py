@@ -65,6 +65,16 @@ def get_trainable(name: str) -> Any:
     return _trainables[name]
 
 
+def runnable_trainable(name: str) -> Any:
+    """The trainable registered as `name`, checked to be something a trial can run (the seed's
+    `_global_registry.register` stored values unchecked, so a trial could name `None`)."""
+    trainable = get_trainable(name)
+    if not (_is_trainable_class(trainable) or callable(trainable)):
+        raise TuneError(f"Trainable {name!r} is registered as {trainable!r}; it must be a class (a Trainable "
+                        "subclass) or a function f(config[, reporter])")
+    return trainable
+
+
 def has_trainable(name: str) -> bool:
     _register_builtin(name)
     return name in _trainables
@@ -131,7 +141,7 @@ def trainable_blob(name: str) -> tuple[str, bytes]:
     if cached is None or cached[0] != version:
         import cloudpickle
 
-        trainable = get_trainable(name)
+        trainable = runnable_trainable(name)
         try:
             blob = cloudpickle.dumps(trainable)
         except Exception as exc:
@@ -143,3 +153,43 @@ def trainable_blob(name: str) -> tuple[str, bytes]:
         cached = (version, blob)
         _blobs[name] = cached
     return f"{name}:{id(_blobs)}:{cached[0]}", cached[1]
+
+
+# -- the seed's registry object (`ray.tune.registry._global_registry`) -----------------------------------
+TRAINABLE_CLASS = "trainable_class"
+ENV_CREATOR = "env_creator"
+KNOWN_CATEGORIES = [TRAINABLE_CLASS, ENV_CREATOR]
+
+
+class _Registry:
+    """The seed's `_global_registry`: `register(category, key, value)`, `contains`, `get` over the two tables.
+
+    2018 tests registered values directly (even `None`, to make a trial fail when it starts), bypassing
+    `register_trainable`'s checks; a value that is not a trainable fails when a trial using it starts.
+    """
+
+    def _table(self, category: str) -> dict[str, Any]:
+        if category == TRAINABLE_CLASS:
+            return _trainables
+        if category == ENV_CREATOR:
+            return _env_creators
+        raise TuneError(f"Unknown registry category {category!r}; known categories: {KNOWN_CATEGORIES}")
+
+    def register(self, category: str, key: str, value: Any) -> None:
+        self._table(category)[key] = value
+        if category == TRAINABLE_CLASS:
+            _versions[key] = _versions.get(key, 0) + 1
+            _blobs.pop(key, None)
+
+    def contains(self, category: str, key: str) -> bool:
+        if category == TRAINABLE_CLASS:
+            _register_builtin(key)
+        return key in self._table(category)
+
+    def get(self, category: str, key: str) -> Any:
+        if category == TRAINABLE_CLASS:
+            return get_trainable(key)
+        return get_env_creator(key)
+
+
+_global_registry = _Registry()

@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from tunelab.error import TuneError
 from tunelab.experiment import resolve_local_dir
 from tunelab.resources import Resources
 from tunelab.stopper import Stopper, make_stopper
@@ -81,6 +82,15 @@ class Trial:
         self.last_perturbation_time: float = 0.0  # used by PBT
         self.start_time: float | None = None
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for attributes never set: the seed's test doubles subclass Trial without calling
+        `Trial.__init__` (setting just `trainable_name`, `config`, `experiment_tag`, `resources`); such a
+        trial still gets the unique `trial_id` that schedulers key their records by."""
+        if name == "trial_id":
+            self.trial_id = uuid.uuid4().hex[:8]
+            return self.trial_id
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # -- state -------------------------------------------------------------------------------------
     def is_finished(self) -> bool:
         return self.status in (Trial.TERMINATED, Trial.ERROR)
@@ -105,6 +115,50 @@ class Trial:
         if terminate:
             result["done"] = True
         self.last_result = result
+
+    # -- the seed's hand-driven lifecycle -----------------------------------------------------------
+    # In 2018 a Trial ran its own Ray actor: `start()` created it, `stop()` destroyed it, and scheduler
+    # tests and mock runners drove trials by hand. In tunelab the controller (TrialRunner) starts, pauses
+    # and stops the trials it drives; these methods make the seed's state changes for a trial that no
+    # runner drives, with the seed's checks, and start no process.
+    def start(self, checkpoint: Checkpoint | str | None = None) -> None:
+        """Mark the trial RUNNING after checking its trainable can run (TuneError naming it if not) and
+        creating its folder; `checkpoint` (a Checkpoint or a checkpoint folder) is what it resumes from."""
+        from tunelab.registry import runnable_trainable
+        from tunelab.storage.trial_dir import ensure_logdir
+
+        runnable_trainable(self.trainable_name)
+        if checkpoint is not None:
+            self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.from_directory(
+                str(checkpoint))
+        ensure_logdir(self)
+        self.status = Trial.RUNNING
+
+    def stop(self, error: bool = False, error_msg: str | None = None, stop_logger: bool = True) -> None:
+        """End the trial: ERROR with `error` (writing `error_msg` to its error file if given), else TERMINATED.
+        `stop_logger` is the seed's flag; tunelab's loggers are callbacks that close with the experiment."""
+        if error_msg:
+            from tunelab.storage.trial_dir import write_error
+
+            write_error(self, error_msg)
+        self.status = Trial.ERROR if error else Trial.TERMINATED
+
+    def pause(self) -> None:
+        """A RUNNING trial becomes PAUSED (TuneError in any other state)."""
+        self._move(Trial.RUNNING, Trial.PAUSED, "pause")
+
+    def unpause(self) -> None:
+        """A PAUSED trial becomes PENDING: a scheduler may choose it to run again."""
+        self._move(Trial.PAUSED, Trial.PENDING, "unpause")
+
+    def resume(self) -> None:
+        """A PAUSED trial becomes RUNNING again."""
+        self._move(Trial.PAUSED, Trial.RUNNING, "resume")
+
+    def _move(self, expected: str, new: str, action: str) -> None:
+        if self.status != expected:
+            raise TuneError(f"Trial {self} is {self.status}; only a {expected} trial can {action}")
+        self.status = new
 
     # -- persistence (experiment journal) ----------------------------------------------------------
     _SPEC_FIELDS = ("trainable_name", "config", "trial_id", "local_dir", "experiment_tag", "resources",

@@ -12,6 +12,7 @@ from typing import Any
 
 from tunelab.controller import Controller
 from tunelab.error import TuneError
+from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event
 from tunelab.progress import MAX_DEBUG_TRIALS, status_text
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
@@ -34,11 +35,12 @@ class TrialRunner(Controller):
 
     `step()` after every trial finished raises TuneError. Keywords: `launch_web_server` serves the REST API
     of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is done
-    by the next `step()`, so the client must call from another thread). `verbose` is accepted and does
+    at the end of the next `step()`, as in the seed, so the client must call from another thread). `verbose` is accepted and does
     nothing: the runner never prints (`run_experiments(verbose=)` prints the status). As in
-    `run_experiments`, `queue_trials=True` and a `trial_executor` raise TuneError saying why
-    (`tunelab.options`): trials wait for free resources, a request larger than the machine fails when
-    added, and `tunelab.init` chooses the executor.
+    `run_experiments`, `queue_trials` is accepted (trials wait for free resources, a request larger than
+    the machine fails when added) and a `trial_executor` raises TuneError (`tunelab.init` chooses the
+    executor). As in the seed, a stopped trial's resources are free for the next step, and a failed trial
+    that may recover restarts within the step that saw it fail.
     """
 
     def __init__(
@@ -75,9 +77,8 @@ class TrialRunner(Controller):
         if self.is_finished():
             raise TuneError("Called step when all trials finished?")
         self._iteration += 1
-        if self.commands:
-            self._run_commands()
         self._fill_trials()
+        self._await_stopped_trials()
         trial = self.scheduler.choose_trial_to_run(self)
         if trial is None and self.executor.is_stopping():
             self._await_stop_acknowledgements()
@@ -86,11 +87,21 @@ class TrialRunner(Controller):
                 and self.has_resources(trial.resources)):
             self._start(trial)
         elif self._running:
-            self._process_event(self._next_event())
+            event = self._next_event()
+            failures = event.trial.num_failures
+            self._process_event(event)
+            self._restart_if_recovering(event.trial, failures)
         elif not self.is_finished():
             self._handle_idle()
+        if self.commands:  # the web server's requests, done at the end of the step as the seed's runner did
+            self._run_commands()
         if self.is_finished():
             self._end_experiment()
+
+    @property
+    def _server(self) -> Any:
+        """The seed's name for the web server (`runner._server.shutdown()` in 2018 tests)."""
+        return self.server
 
     def debug_string(self, max_debug: int = MAX_DEBUG_TRIALS) -> str:
         """The seed's `== Status ==` text: scheduler, resources, result folders and trials by state."""
@@ -108,8 +119,30 @@ class TrialRunner(Controller):
     def _next_event(self) -> Event:
         """The next event of a running trial, waiting for it (one event per step, as the seed's runner)."""
         while not self._events:
-            self._events.extend(self.executor.get_events(1.0))
+            self._take_events(1.0)
         return self._events.popleft()
+
+    def _restart_if_recovering(self, trial: Trial, failures_before: int) -> None:
+        """A trial that just failed and may recover (`max_failures`) starts again from its last checkpoint in
+        the same step, as the seed's `restart_trial` did; it waits as PENDING only if its resources are gone."""
+        if (trial.num_failures > failures_before and trial.status == Trial.PENDING
+                and self.has_resources(trial.resources)):
+            self._start(trial)
+
+    def _await_stopped_trials(self) -> None:
+        """Wait until the workers of stopped trials have let go of their resources: the seed's `stop_trial`
+        freed them at once, so the next `step()` could start a waiting trial in their place."""
+        while self.executor.is_stopping():
+            self._take_events(0.1)
+
+    def _take_events(self, timeout: float) -> None:
+        """Queue the executor's events; a STOPPED one (a stopped trial's resources are free) is applied now
+        and is not a step of its own, as stopping was synchronous in the seed."""
+        for event in self.executor.get_events(timeout):
+            if event.kind == P.STOPPED:
+                self._process_event(event)
+            else:
+                self._events.append(event)
 
     def _end_experiment(self) -> None:
         if self._ended:

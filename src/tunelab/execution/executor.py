@@ -15,6 +15,10 @@ class WorkerDied(TuneError):
     """The process (or actor) running a trial is gone (killed, crashed, out of memory)."""
 
 
+class TrialStartFailed(WorkerDied):
+    """The trial could not be started at all (its registered trainable is not runnable): no process ran it."""
+
+
 class TrialCallFailed(TuneError):
     """A synchronous request to a trial (save, restore) raised in the trainable."""
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
-from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
+from tunelab.execution.executor import Event, Executor, TrialCallFailed, TrialStartFailed, WorkerDied
 from tunelab.execution.resources import ResourcePool, detect_num_cpus, detect_num_gpus
 from tunelab.registry import trainable_blob
 
@@ -160,13 +160,16 @@ class LocalExecutor(Executor):
 
     # -- trial lifecycle ---------------------------------------------------------------------------
     def start_trial(self, trial: "Trial", restore_path: str | None = None) -> None:
+        try:  # before any resource is taken: a trainable that cannot run fails the trial, not the experiment
+            key, blob = trainable_blob(trial.trainable_name)
+        except TuneError as exc:
+            raise TrialStartFailed(f"trial {trial} could not start: {exc}") from None
         gpu_ids = self.pool.acquire(trial.resources)
         threads = max(1, int(trial.resources.cpu_total()))
         worker = self._get_worker(self._signature(trial, gpu_ids, threads))
         worker.trial = trial
         worker.gpu_ids = gpu_ids
         self._by_trial[trial.trial_id] = worker
-        key, blob = trainable_blob(trial.trainable_name)
         payload = {
             "trial_id": trial.trial_id,
             "trainable_key": key,

@@ -1,0 +1,4 @@
+"""Seed path `ray.tune.hyperband` (Ray 0.5, before the `schedulers` package): `HyperBandScheduler`."""
+from tunelab.schedulers.hyperband import HyperBandScheduler
+
+__all__ = ["HyperBandScheduler"]
