@@ -130,7 +130,9 @@ def test_web_server_has_its_seed_attribute_name(fresh_executor):
 
 
 def test_seed_init_and_queue_trials_options_run_the_script(fresh_executor, tmp_path):
-    tunelab.init(redirect_output=True)  # every 2018 example called ray.init(redirect_output=True)
+    # every 2018 example called ray.init(redirect_output=True): it runs, and says what it does not do
+    with pytest.warns(UserWarning, match="redirect_output=True: tunelab keeps worker output on the driver's console"):
+        tunelab.init(redirect_output=True)
     name = _name("f1")
     register_trainable(name, _steps)
     [trial] = run_experiments({"q": {"run": name, "local_dir": str(tmp_path)}}, verbose=0, queue_trials=True)

@@ -7,6 +7,7 @@ is one edit.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,7 +54,7 @@ INIT_NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     # Ray's choice between worker output on the driver's console and files under /tmp/raylogs; the seed's
     # examples all passed True. tunelab keeps trial output on the console (and each failure in the trial's
     # folder), so either value runs the script
-    "redirect_output": ((False, True, None), ""),
+    "redirect_output": ((False, True, None), ""),  # True is said aloud: see ACCEPTED_WITH_A_WARNING
     "local_mode": ((False, None), "trials always run in worker processes"),
 }
 
@@ -73,6 +74,15 @@ def reject_remote_storage(where: str, options: Mapping[str, Any]) -> None:
                         "folder yourself if you need it elsewhere.")
 
 
+#: (keyword, value) pairs that 2018 scripts pass and that run unchanged, though tunelab does not do what they
+#: asked: a warning says so rather than silence
+ACCEPTED_WITH_A_WARNING: dict[tuple[str, Any], str] = {
+    ("redirect_output", True): "redirect_output=True: tunelab keeps worker output on the driver's console (there "
+                               "are no Ray log files to redirect it to); each failed trial's traceback is in its "
+                               "folder's error.txt",
+}
+
+
 def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
                   refused: Mapping[str, tuple[tuple, str]] = NOT_SUPPORTED) -> None:
     """Refuse every keyword in `given` (those a function took through **kwargs): remote-storage options and
@@ -86,6 +96,9 @@ def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
         if key in refused:
             harmless, instead = refused[key]
             if any(value is h or (type(value) is type(h) and value == h) for h in harmless):
+                said = ACCEPTED_WITH_A_WARNING.get((key, value)) if isinstance(value, bool) else None
+                if said:
+                    warnings.warn(f"{where}: {said}", UserWarning, stacklevel=3)
                 continue  # asks for what tunelab always does
             raise TuneError(f"{where}: {key}={_shown(value)} is not supported; {instead}")
         known = accepted + list(refused) + list(REMOTE_STORAGE_OPTIONS)
