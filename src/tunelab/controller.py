@@ -46,6 +46,7 @@ from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_err
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
+from tunelab.trial_view import TrialView
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Controller:
         self._status_interval_s = status_interval_s
         self._trials: list[Trial] = []
         self._live: dict[str, Trial] = {}
+        self._views: dict[str, TrialView] = {}  # published for other threads: rebuilt on every change
         self._running = 0
         self._keepers: dict[str, CheckpointKeeper] = {}
         self._exploited: set[str] = set()  # trials whose history goes on from a donor's checkpoint
@@ -105,6 +107,31 @@ class Controller:
         self.commands.append(command)
         self.executor.wakeup()
 
+    def withdraw(self, command: Callable[[], Any]) -> bool:
+        """From another thread: take back a submitted command the loop has not started; False if it has."""
+        try:
+            self.commands.remove(command)
+        except ValueError:
+            return False
+        return True
+
+    def queued_commands(self) -> list[Callable[[], Any]]:
+        """The submitted commands the loop has not started yet."""
+        return list(self.commands)
+
+    def trial_views(self) -> list[TrialView]:
+        """From any thread: the latest snapshot of every trial, in the order they were added."""
+        views = self._views
+        return [view for trial in list(self._trials) if (view := views.get(trial.trial_id)) is not None]
+
+    def trial_view(self, trial_id: str) -> TrialView | None:
+        """From any thread: the latest snapshot of one trial, or None if there is no such trial."""
+        return self._views.get(trial_id)
+
+    def _publish(self, trial: Trial) -> None:
+        """The trial changed: readers in other threads get a new snapshot of it."""
+        self._views[trial.trial_id] = TrialView.of(trial)
+
     def live_trials(self) -> list[Trial]:
         """Trials not yet finished, in the order they were added."""
         return list(self._live.values())
@@ -122,6 +149,7 @@ class Controller:
 
     def add_trial(self, trial: Trial) -> None:
         """Track a new trial (PENDING); one that can never fit the machine fails at once."""
+        self._publish(trial)
         self._trials.append(trial)
         self._live[trial.trial_id] = trial
         self._changed = True
@@ -141,6 +169,7 @@ class Controller:
     def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
         """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
         for trial in trials:
+            self._publish(trial)
             self._trials.append(trial)
             if not trial.is_finished():
                 self._live[trial.trial_id] = trial
@@ -251,6 +280,7 @@ class Controller:
         return Exploit(exploit.trial_id, exploit.new_config, exploit.new_tag, saved)
 
     def _on_exploited(self, trial: Trial) -> None:
+        self._publish(trial)
         self._exploited.add(trial.trial_id)
         self._changed = True
         if self.state is not None:
@@ -408,6 +438,7 @@ class Controller:
             self.callbacks.on_trial_restore(trial, iteration)
 
     def _journal_status(self, trial: Trial) -> None:
+        self._publish(trial)
         if self.state is not None:
             self.state.on_status(trial)
         write_trial_state(trial)
@@ -441,6 +472,7 @@ class Controller:
                 raise
             exploit = self._apply(actions, current=trial)
             trial.update_last_result(result, terminate=isinstance(decision, Stop))
+            self._publish(trial)
             plain = (isinstance(decision, Continue) and checkpoint_path is None and exploit is None
                      and not trial.should_checkpoint())
             if plain:
@@ -504,6 +536,7 @@ class Controller:
                 assert checkpoint.path is not None  # a trial's checkpoints are folders (Checkpoint.from_directory)
                 self.executor.restore_trial(trial, checkpoint.path)
                 trial.checkpoint = checkpoint
+                self._publish(trial)
                 self.executor.continue_trial(trial)
                 return
             trial.checkpoint = checkpoint
@@ -596,6 +629,7 @@ class Controller:
 
     def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
         trial.checkpoint = Checkpoint.from_directory(path)
+        self._publish(trial)
         keeper = self._keepers.get(trial.trial_id)
         if keeper is None:
             keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
