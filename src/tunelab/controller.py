@@ -83,6 +83,7 @@ class Controller:
         self._status_interval_s = status_interval_s
         self._trials: list[Trial] = []
         self._live: dict[str, Trial] = {}
+        self._by_id: dict[str, Trial] = {}  # every trial by id (the first, should two share one)
         self._views: dict[str, TrialView] = {}  # published for other threads: rebuilt on every change
         self._running = 0
         self._keepers: dict[str, CheckpointKeeper] = {}
@@ -137,10 +138,7 @@ class Controller:
         return list(self._live.values())
 
     def get_trial(self, trial_id: str) -> Trial | None:
-        for trial in self._trials:
-            if trial.trial_id == trial_id:
-                return trial
-        return None
+        return self._by_id.get(trial_id)
 
     def has_resources(self, resources: Resources) -> bool:
         if self.max_concurrent_trials and self._running >= self.max_concurrent_trials:
@@ -151,6 +149,7 @@ class Controller:
         """Track a new trial (PENDING); one that can never fit the machine fails at once."""
         self._publish(trial)
         self._trials.append(trial)
+        self._by_id.setdefault(trial.trial_id, trial)
         self._live[trial.trial_id] = trial
         self._changed = True
         self._last_resources = trial.resources
@@ -171,6 +170,7 @@ class Controller:
         for trial in trials:
             self._publish(trial)
             self._trials.append(trial)
+            self._by_id.setdefault(trial.trial_id, trial)
             if not trial.is_finished():
                 self._live[trial.trial_id] = trial
         if snapshot and snapshot.get("scheduler") is not None:
@@ -204,11 +204,11 @@ class Controller:
         self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
 
     # -- scheduler decisions: asked through a recorder, applied here --------------------------------
-    def _schedule(self, hook: Callable[[SchedulerRunner], T], current: Trial | None = None) -> tuple[T, Exploit | None]:
-        """Run one scheduler hook and apply the actions it asked for; returns the hook's value and the
-        exploit of `current` (the reporting trial), which waits for that trial's decision."""
+    def _schedule(self, hook: Callable[[SchedulerRunner], T]) -> T:
+        """Run one scheduler hook (no trial is reporting) and apply the actions it asked for."""
         value, actions = decide(self._recorder, hook)
-        return value, self._apply(actions, current)
+        self._apply(actions, current=None)
+        return value
 
     def _tell_scheduler(self, trial: Trial, event: str) -> None:
         """A resumed trial's "add", "complete" or "error" event, with the scheduler's actions applied."""
@@ -400,7 +400,7 @@ class Controller:
     def _start_trials(self) -> int:
         started = 0
         while True:
-            trial, _ = self._schedule(self.scheduler.choose_trial_to_run)
+            trial = self._schedule(self.scheduler.choose_trial_to_run)
             if trial is None or trial.status not in (Trial.PENDING, Trial.PAUSED):
                 return started
             if not self.has_resources(trial.resources):
@@ -583,6 +583,7 @@ class Controller:
         trial.status = status
         self._journal_status(trial)
         self._live.pop(trial.trial_id, None)
+        self._saves.pop(trial.trial_id, None)
         keeper = self._keepers.pop(trial.trial_id, None)
         if keeper is not None and keeper.keep is not None and status == Trial.TERMINATED:
             trial.best_checkpoint = keeper.best()

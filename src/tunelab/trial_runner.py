@@ -78,7 +78,7 @@ class TrialRunner(Controller):
         if self.commands:
             self._run_commands()
         self._fill_trials()
-        trial, _ = self._schedule(self.scheduler.choose_trial_to_run)
+        trial = self._schedule(self.scheduler.choose_trial_to_run)
         if (trial is not None and trial.status in (Trial.PENDING, Trial.PAUSED)
                 and self.has_resources(trial.resources)):
             self._start(trial)
