@@ -7,17 +7,16 @@ server) never sees a half-changed trial and never needs a lock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
     from tunelab.trial import Trial
 
 
-@dataclass(frozen=True)
-class TrialView:
-    """What a reader may know of a trial at one moment. `config` and `last_result` are the trial's own
+class TrialView(NamedTuple):
+    """What a reader may know of a trial at one moment (immutable; a named tuple because the controller
+    builds one on every result, so it must be cheap). `config` and `last_result` are the trial's own
     dicts, which the controller replaces rather than changes once published: read them, never write."""
 
     trial_id: str

@@ -179,6 +179,8 @@ class DecisionRecorder:
 
     def take(self) -> list[Action]:
         """The actions recorded so far, in order; the recorder starts empty again."""
+        if not self.actions:  # the usual case: a plain CONTINUE
+            return []
         taken = list(self.actions)
         self.actions.clear()
         return taken
