@@ -244,7 +244,7 @@ def _check_checkpointing(experiments: list[Experiment], scheduler: TrialSchedule
             )
         if not is_class or trainable.can_checkpoint():
             continue
-        if getattr(scheduler, "needs_checkpoints", False):
+        if scheduler.needs_checkpoints:
             raise TuneError(
                 f"{type(scheduler).__name__} pauses or clones trials, so it needs trainables that checkpoint, but "
                 f"{trainable.__name__} implements neither save_checkpoint/load_checkpoint nor _save/_restore."

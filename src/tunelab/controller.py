@@ -3,8 +3,11 @@
 For each result from the executor it does, in order: stop criteria -> scheduler decision -> searcher
 notification -> reply to the worker and callbacks (the reply first when the trial simply continues, so
 the worker computes while the loggers write; the callbacks first when a checkpoint or a state change
-follows). Trial status changes only here. The controller is also the `runner` that schedulers see
-(`get_trials`, `has_resources`, `stop_trial`, `trial_executor`).
+follows). Trial status changes only here.
+
+Schedulers never act on trials: each hook runs against a `DecisionRecorder` (the 2018 runner surface,
+read-only) and returns a list of actions (`tunelab.schedulers.actions`), which `_apply` carries out, in
+order, in one place.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
@@ -20,6 +23,22 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
 from tunelab.resources import Resources
+from tunelab.schedulers.actions import (
+    Action,
+    Continue,
+    Decision,
+    DecisionRecorder,
+    Exploit,
+    Pause,
+    PauseTrial,
+    Resume,
+    SaveCheckpoint,
+    SchedulerRunner,
+    Stop,
+    StopTrial,
+    decide,
+    decision_of,
+)
 from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
@@ -27,30 +46,12 @@ from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_err
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
+from tunelab.trial_view import TrialView
 
 logger = logging.getLogger(__name__)
 
-CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 _TRIAL_FAILURES = (WorkerDied, TrialCallFailed)
-
-
-class _TrialExecutorView:
-    """`runner.trial_executor` as seed-era schedulers use it."""
-
-    def __init__(self, controller: "Controller"):
-        self._controller = controller
-
-    def pause_trial(self, trial: Trial) -> None:
-        self._controller.pause_trial(trial)
-
-    def unpause_trial(self, trial: Trial) -> None:
-        self._controller.unpause_trial(trial)
-
-    def stop_trial(self, trial: Trial, error: bool = False, error_msg: str | None = None) -> None:
-        self._controller.stop_trial(trial)
-
-    def has_resources(self, resources: Any) -> bool:
-        return self._controller.has_resources(resources)
+T = TypeVar("T")
 
 
 class Controller:
@@ -76,20 +77,19 @@ class Controller:
         self.stopper = stopper
         self.max_concurrent_trials = max_concurrent_trials
         self.time_budget_s = time_budget_s
-        self.trial_executor = _TrialExecutorView(self)
         self.commands: deque[Callable[[], Any]] = deque()  # from other threads (server): run in the loop
         self.state = state  # ExperimentState (journal + snapshots), or None
         self._status_printer = status_printer
         self._status_interval_s = status_interval_s
         self._trials: list[Trial] = []
         self._live: dict[str, Trial] = {}
+        self._by_id: dict[str, Trial] = {}  # every trial by id (the first, should two share one)
+        self._views: dict[str, TrialView] = {}  # published for other threads: rebuilt on every change
         self._running = 0
         self._keepers: dict[str, CheckpointKeeper] = {}
-        self._exploits: dict[str, tuple[dict, str, Checkpoint]] = {}
-        self._exploited: set[str] = set()
-        self._current: Trial | None = None
-        self._stop_current = False
-        self._pause_current = False
+        self._exploited: set[str] = set()  # trials whose history goes on from a donor's checkpoint
+        self._saves: dict[str, tuple[SaveCheckpoint, Checkpoint | None]] = {}  # each trial's last requested save
+        self._recorder = DecisionRecorder(self._trials, self.live_trials, self.has_resources)
         self._iteration = 0
         self._start_time = time.monotonic()
         self._next_status = 0.0
@@ -99,7 +99,7 @@ class Controller:
         self._changed = True
         self._warned: set[str] = set()
 
-    # -- the runner surface (schedulers, searchers, server) ----------------------------------------
+    # -- the experiment's surface (server, TrialRunner users, status) ---------------------------------
     def get_trials(self) -> list[Trial]:
         return self._trials
 
@@ -108,24 +108,48 @@ class Controller:
         self.commands.append(command)
         self.executor.wakeup()
 
+    def withdraw(self, command: Callable[[], Any]) -> bool:
+        """From another thread: take back a submitted command the loop has not started; False if it has."""
+        try:
+            self.commands.remove(command)
+        except ValueError:
+            return False
+        return True
+
+    def queued_commands(self) -> list[Callable[[], Any]]:
+        """The submitted commands the loop has not started yet."""
+        return list(self.commands)
+
+    def trial_views(self) -> list[TrialView]:
+        """From any thread: the latest snapshot of every trial, in the order they were added."""
+        views = self._views
+        return [view for trial in list(self._trials) if (view := views.get(trial.trial_id)) is not None]
+
+    def trial_view(self, trial_id: str) -> TrialView | None:
+        """From any thread: the latest snapshot of one trial, or None if there is no such trial."""
+        return self._views.get(trial_id)
+
+    def _publish(self, trial: Trial) -> None:
+        """The trial changed: readers in other threads get a new snapshot of it."""
+        self._views[trial.trial_id] = TrialView.of(trial)
+
     def live_trials(self) -> list[Trial]:
         """Trials not yet finished, in the order they were added."""
         return list(self._live.values())
 
     def get_trial(self, trial_id: str) -> Trial | None:
-        for trial in self._trials:
-            if trial.trial_id == trial_id:
-                return trial
-        return None
+        return self._by_id.get(trial_id)
 
-    def has_resources(self, resources: Any) -> bool:
+    def has_resources(self, resources: Resources) -> bool:
         if self.max_concurrent_trials and self._running >= self.max_concurrent_trials:
             return False
         return self.executor.has_resources(resources)
 
     def add_trial(self, trial: Trial) -> None:
         """Track a new trial (PENDING); one that can never fit the machine fails at once."""
+        self._publish(trial)
         self._trials.append(trial)
+        self._by_id.setdefault(trial.trial_id, trial)
         self._live[trial.trial_id] = trial
         self._changed = True
         self._last_resources = trial.resources
@@ -137,30 +161,31 @@ class Controller:
             self._end(trial, Trial.ERROR)
             self.search_alg.on_trial_complete(trial.trial_id, error=True)
             return
-        self.scheduler.on_trial_add(self, trial)
+        self._schedule(lambda runner: self.scheduler.on_trial_add(runner, trial))
         if self.state is not None:
             self.state.after_add()
 
     def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
         """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
         for trial in trials:
+            self._publish(trial)
             self._trials.append(trial)
+            self._by_id.setdefault(trial.trial_id, trial)
             if not trial.is_finished():
                 self._live[trial.trial_id] = trial
-        restore = getattr(self.scheduler, "restore_state", None)
-        if snapshot and snapshot.get("scheduler") is not None and restore is not None:
-            restore(snapshot["scheduler"], {t.trial_id: t for t in trials})
+        if snapshot and snapshot.get("scheduler") is not None:
+            self.scheduler.restore_state(snapshot["scheduler"], {t.trial_id: t for t in trials})
         else:
-            for trial in self._live.values():
-                self.scheduler.on_trial_add(self, trial)
+            for trial in list(self._live.values()):
+                self._tell_scheduler(trial, "add")
         for trial, status in finished_since:  # finished after the snapshot: tell the algorithms again
             if trial.status != status:
                 continue
             if status == Trial.TERMINATED:
-                self.scheduler.on_trial_complete(self, trial, trial.last_result)
+                self._tell_scheduler(trial, "complete")
                 self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None)
             else:
-                self.scheduler.on_trial_error(self, trial)
+                self._tell_scheduler(trial, "error")
                 self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
         self._changed = True
 
@@ -168,55 +193,98 @@ class Controller:
         """End a trial for good: a PENDING/PAUSED one is removed, a RUNNING one is stopped now."""
         if trial.is_finished():
             return
-        if trial is self._current:
-            self._stop_current = True
-            return
         if trial.status == Trial.RUNNING:
             self.executor.stop_trial(trial)
             self._running -= 1
-        self.scheduler.on_trial_remove(self, trial)
+        self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, trial))
         self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, early_terminated=True)
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
         self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
 
-    def pause_trial(self, trial: Trial) -> None:
-        """Pause a PENDING trial, or the trial whose result is being processed (after its decision)."""
-        if trial.status == Trial.PENDING:
-            trial.status = Trial.PAUSED
-            self._journal_status(trial)
-            self._changed = True
-        elif trial is self._current:
-            self._pause_current = True
-        elif trial.status == Trial.RUNNING:
-            raise TuneError(f"pause_trial({trial}): only the trial whose result is being processed can be paused; "
-                            "return PAUSE from on_trial_result instead")
+    # -- scheduler decisions: asked through a recorder, applied here --------------------------------
+    def _schedule(self, hook: Callable[[SchedulerRunner], T]) -> T:
+        """Run one scheduler hook (no trial is reporting) and apply the actions it asked for."""
+        value, actions = decide(self._recorder, hook)
+        self._apply(actions, current=None)
+        return value
 
-    def unpause_trial(self, trial: Trial) -> None:
-        """A PAUSED trial may run again (from its checkpoint) when the scheduler chooses it."""
-        if trial.status == Trial.PAUSED:
-            trial.status = Trial.PENDING
-            self._changed = True
-            self._journal_status(trial)
+    def _tell_scheduler(self, trial: Trial, event: str) -> None:
+        """A resumed trial's "add", "complete" or "error" event, with the scheduler's actions applied."""
+        def hook(runner: SchedulerRunner) -> None:
+            if event == "add":
+                self.scheduler.on_trial_add(runner, trial)
+            elif event == "complete":
+                self.scheduler.on_trial_complete(runner, trial, trial.last_result)
+            else:
+                self.scheduler.on_trial_error(runner, trial)
+        self._schedule(hook)
 
-    def checkpoint_trial(self, trial: Trial) -> Checkpoint | None:
-        """Save the trial whose result is being processed, now (PBT uses this); returns its checkpoint."""
-        if trial is not self._current:
-            return trial.checkpoint
-        self._save(trial)
-        return trial.checkpoint
+    def _apply(self, actions: list[Action], current: Trial | None) -> Exploit | None:
+        """Carry out a scheduler's actions in order. Requests about `current` that change its decision
+        (StopTrial, PauseTrial) were folded into it by `_decide`; its Exploit is returned for
+        `_apply_decision`."""
+        own_exploit = None
+        for action in actions:
+            if isinstance(action, (Continue, Pause, Stop)):
+                continue
+            trial = self.get_trial(action.trial_id)
+            if trial is None:
+                raise TuneError(f"{type(self.scheduler).__name__} asked {action} of a trial this experiment does not have")
+            if isinstance(action, StopTrial):
+                if trial is not current:
+                    self.stop_trial(trial)
+            elif isinstance(action, PauseTrial):
+                if trial is current:
+                    continue
+                if trial.status == Trial.PENDING:
+                    trial.status = Trial.PAUSED
+                    self._journal_status(trial)
+                    self._changed = True
+                elif trial.status == Trial.RUNNING:
+                    raise TuneError(f"pause_trial({trial}): only the trial whose result is being processed can be "
+                                    "paused; return PAUSE from on_trial_result instead")
+            elif isinstance(action, Resume):
+                if trial.status == Trial.PAUSED:
+                    trial.status = Trial.PENDING
+                    self._changed = True
+                    self._journal_status(trial)
+            elif isinstance(action, SaveCheckpoint):
+                if trial is current:
+                    self._save(trial)
+                self._saves[trial.trial_id] = (action, trial.checkpoint)
+            elif isinstance(action, Exploit):
+                exploit = self._resolve(action)
+                if exploit is None:
+                    continue
+                if trial is current:
+                    own_exploit = exploit
+                else:
+                    assert isinstance(exploit.checkpoint, Checkpoint)  # made concrete by _resolve
+                    trial.config, trial.experiment_tag, trial.checkpoint = exploit.new_config, exploit.new_tag, exploit.checkpoint
+                    self._on_exploited(trial)
+        return own_exploit
 
-    def exploit_trial(self, trial: Trial, new_config: dict, new_tag: str, checkpoint: Checkpoint) -> None:
-        """Make `trial` continue from `checkpoint` with `new_config` (PBT's exploit + explore)."""
-        if trial is self._current:
-            self._exploits[trial.trial_id] = (new_config, new_tag, checkpoint)
-        else:
-            trial.config, trial.experiment_tag, trial.checkpoint = new_config, new_tag, checkpoint
-            self._exploited.add(trial.trial_id)
-            self._changed = True
-            if self.state is not None:
-                self.state.on_config(trial)
+    def _resolve(self, exploit: Exploit) -> Exploit | None:
+        """The exploit with its checkpoint made concrete (a `SaveCheckpoint` request names what it saved),
+        or None when the donor's save produced no checkpoint: the trial then goes on as it is."""
+        source = exploit.checkpoint
+        if not isinstance(source, SaveCheckpoint):
+            return exploit
+        request, saved = self._saves.get(source.trial_id, (None, None))
+        if request is not source or saved is None:
+            logger.warning("%s: not exploiting trial %s: the donor's checkpoint request %s saved no checkpoint",
+                           type(self.scheduler).__name__, exploit.trial_id, source)
+            return None
+        return Exploit(exploit.trial_id, exploit.new_config, exploit.new_tag, saved)
+
+    def _on_exploited(self, trial: Trial) -> None:
+        self._publish(trial)
+        self._exploited.add(trial.trial_id)
+        self._changed = True
+        if self.state is not None:
+            self.state.on_config(trial)
 
     def is_finished(self) -> bool:
         return not self._live and (self._stopped_all or self.search_alg.is_finished())
@@ -310,7 +378,7 @@ class Controller:
         pending = sum(1 for t in self._live.values() if t.status == Trial.PENDING)
         # trials are made just in time (a searcher learns from every result before suggesting), unless the
         # scheduler must see them all up front (HyperBand fills its brackets with them)
-        want = float("inf") if getattr(self.scheduler, "wants_all_trials", False) else max(1, self._free_slots())
+        want = float("inf") if self.scheduler.wants_all_trials else max(1, self._free_slots())
         while pending < want and not self.search_alg.is_finished():
             trial = self.search_alg.next_trial()
             if trial is None:
@@ -321,10 +389,10 @@ class Controller:
 
     def _free_slots(self) -> int:
         resources = self._last_resources
-        pool = getattr(self.executor, "pool", None)
-        if resources is None or pool is None or resources.cpu_total() <= 0:
+        free_cpu = self.executor.free_cpu()
+        if resources is None or free_cpu is None or resources.cpu_total() <= 0:
             return 1
-        slots = int((pool.total_cpu - pool.used_cpu + 1e-9) // resources.cpu_total())
+        slots = int((free_cpu + 1e-9) // resources.cpu_total())
         if self.max_concurrent_trials:
             slots = min(slots, self.max_concurrent_trials - self._running)
         return slots
@@ -332,7 +400,7 @@ class Controller:
     def _start_trials(self) -> int:
         started = 0
         while True:
-            trial = self.scheduler.choose_trial_to_run(self)
+            trial = self._schedule(self.scheduler.choose_trial_to_run)
             if trial is None or trial.status not in (Trial.PENDING, Trial.PAUSED):
                 return started
             if not self.has_resources(trial.resources):
@@ -370,6 +438,7 @@ class Controller:
             self.callbacks.on_trial_restore(trial, iteration)
 
     def _journal_status(self, trial: Trial) -> None:
+        self._publish(trial)
         if self.state is not None:
             self.state.on_status(trial)
         write_trial_state(trial)
@@ -391,10 +460,9 @@ class Controller:
             self._on_failure(trial, event.payload[0], released=True)
 
     def _on_result(self, trial: Trial, result: dict, checkpoint_path: str | None) -> None:
-        self._current, self._stop_current, self._pause_current = trial, False, False
         try:
             try:
-                decision = self._decide(trial, result)
+                decision, actions = self._decide(trial, result)
             except BadMetricError as exc:  # this trial's result is unusable: it fails, the others go on
                 trial.update_last_result(result)
                 self._on_failure(trial, f"BadMetricError: {exc}", retry=False)
@@ -402,8 +470,10 @@ class Controller:
             except TuneError:
                 trial.update_last_result(result)
                 raise
-            trial.update_last_result(result, terminate=decision == STOP)
-            plain = (decision == CONTINUE and checkpoint_path is None and trial.trial_id not in self._exploits
+            exploit = self._apply(actions, current=trial)
+            trial.update_last_result(result, terminate=isinstance(decision, Stop))
+            self._publish(trial)
+            plain = (isinstance(decision, Continue) and checkpoint_path is None and exploit is None
                      and not trial.should_checkpoint())
             if plain:
                 try:  # reply first: the worker computes its next step while the loggers write
@@ -414,29 +484,30 @@ class Controller:
                 self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
                 if checkpoint_path:
                     self._register_checkpoint(trial, checkpoint_path, result)
-                self._apply_decision(trial, decision)
+                self._apply_decision(trial, decision, exploit)
         except _TRIAL_FAILURES as exc:
             self._on_failure(trial, str(exc))
-        finally:
-            self._current = None
 
-    def _decide(self, trial: Trial, result: dict) -> str:
-        """Stop criteria, then the scheduler's decision, then the searcher hears of the result."""
+    def _decide(self, trial: Trial, result: dict) -> tuple[Decision, list[Action]]:
+        """Stop criteria, then the scheduler's decision, then the searcher hears of the result. Returns the
+        decision for `trial` (a StopTrial or PauseTrial of it folded in) and the scheduler's other actions."""
         if self._should_stop(trial, result):
-            self.scheduler.on_trial_complete(self, trial, result)
+            _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
-            return STOP
-        decision = self.scheduler.on_trial_result(self, trial, result)
+            return Stop(), actions
+        value, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_result(runner, trial, result))
         self.search_alg.on_trial_result(trial.trial_id, result)
-        if decision not in (CONTINUE, PAUSE, STOP):
-            raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
+        decision = decision_of(value)
+        if decision is None:
+            raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {value!r}; "
                             "allowed: CONTINUE, PAUSE, STOP")
-        if self._stop_current or decision == STOP:
+        about_trial = {type(a) for a in actions if isinstance(a, (StopTrial, PauseTrial)) and a.trial_id == trial.trial_id}
+        if StopTrial in about_trial or isinstance(decision, Stop):
             self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
-            return STOP
-        if self._pause_current:
-            return PAUSE
-        return decision
+            decision = Stop()
+        elif PauseTrial in about_trial:
+            decision = Pause()
+        return decision, actions
 
     @staticmethod
     def _should_stop(trial: Trial, result: dict) -> bool:
@@ -453,28 +524,29 @@ class Controller:
                 "run again with resume=True and the fixed stop=."
             ) from exc
 
-    def _apply_decision(self, trial: Trial, decision: str) -> None:
-        exploit = self._exploits.pop(trial.trial_id, None)
+    def _apply_decision(self, trial: Trial, decision: Decision, exploit: Exploit | None) -> None:
+        """Carry out the reporting trial's decision (after its exploit, if the scheduler asked one)."""
         if exploit is not None:
-            new_config, new_tag, checkpoint = exploit
+            new_config, new_tag, checkpoint = exploit.new_config, exploit.new_tag, exploit.checkpoint
+            assert isinstance(checkpoint, Checkpoint)  # resolved by _apply
             trial.config, trial.experiment_tag = new_config, new_tag
-            self._exploited.add(trial.trial_id)
-            if self.state is not None:
-                self.state.on_config(trial)
-            if decision == CONTINUE and self.executor.reset_trial(trial, new_config):
+            self._on_exploited(trial)
+            continues = isinstance(decision, Continue)
+            if continues and self.executor.reset_trial(trial, new_config):
                 assert checkpoint.path is not None  # a trial's checkpoints are folders (Checkpoint.from_directory)
                 self.executor.restore_trial(trial, checkpoint.path)
                 trial.checkpoint = checkpoint
+                self._publish(trial)
                 self.executor.continue_trial(trial)
                 return
             trial.checkpoint = checkpoint
-            self._release(trial, Trial.PENDING if decision == CONTINUE else Trial.PAUSED)
+            self._release(trial, Trial.PENDING if continues else Trial.PAUSED)
             return
-        if decision == CONTINUE:
+        if isinstance(decision, Continue):
             if trial.should_checkpoint():
                 self._save(trial)
             self.executor.continue_trial(trial)
-        elif decision == PAUSE:
+        elif isinstance(decision, Pause):
             self._save(trial)
             if trial.checkpoint is None:
                 self._warn_once(trial.trainable_name, (
@@ -511,6 +583,7 @@ class Controller:
         trial.status = status
         self._journal_status(trial)
         self._live.pop(trial.trial_id, None)
+        self._saves.pop(trial.trial_id, None)
         keeper = self._keepers.pop(trial.trial_id, None)
         if keeper is not None and keeper.keep is not None and status == Trial.TERMINATED:
             trial.best_checkpoint = keeper.best()
@@ -518,18 +591,16 @@ class Controller:
     def _on_finished(self, trial: Trial) -> None:
         result = dict(trial.last_result, done=True) if trial.last_result else {"done": True}
         trial.last_result = result
-        self._current = trial
         try:
-            self.scheduler.on_trial_complete(self, trial, result)
+            _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result)
         except BadMetricError as exc:
             self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
             return
-        finally:
-            self._current = None
         self._running -= 1
         self._end(trial, Trial.TERMINATED)
         self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+        self._apply(actions, current=None)
 
     def _on_failure(self, trial: Trial, text: str, released: bool = False, retry: bool = True) -> None:
         """The trial failed: write the error, then rerun it (up to `max_failures`, and only if `retry`:
@@ -546,10 +617,11 @@ class Controller:
             self._journal_status(trial)
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
             return
-        self.scheduler.on_trial_error(self, trial)
+        _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, trial))
         self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
         self._end(trial, Trial.ERROR)
         self.callbacks.on_trial_error(self._iteration, self._trials, trial)
+        self._apply(actions, current=None)
 
     def _save(self, trial: Trial) -> None:
         path = self.executor.save_trial(trial)
@@ -558,6 +630,7 @@ class Controller:
 
     def _register_checkpoint(self, trial: Trial, path: str, result: dict) -> None:
         trial.checkpoint = Checkpoint.from_directory(path)
+        self._publish(trial)
         keeper = self._keepers.get(trial.trial_id)
         if keeper is None:
             keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)

@@ -79,10 +79,7 @@ class TrialRunner(Controller):
         self._iteration += 1
         self._fill_trials()
         self._await_stopped_trials()
-        trial = self.scheduler.choose_trial_to_run(self)
-        if trial is None and self.executor.is_stopping():
-            self._await_stop_acknowledgements()
-            trial = self.scheduler.choose_trial_to_run(self)
+        trial = self._schedule(self.scheduler.choose_trial_to_run)
         if (trial is not None and trial.status in (Trial.PENDING, Trial.PAUSED)
                 and self.has_resources(trial.resources)):
             self._start(trial)
@@ -108,13 +105,6 @@ class TrialRunner(Controller):
         trials = self.get_trials()
         dirs = sorted({t.local_dir for t in trials if t.local_dir})
         return status_text(trials, self.scheduler.debug_string(), self.executor.resource_summary(), dirs, max_debug)
-
-    def _await_stop_acknowledgements(self) -> None:
-        """The seed's `stop_trial` freed the trial's resources at once; here a stopped trial's worker keeps
-        them until it acknowledges (or is killed after the grace period), so wait for that, keeping the
-        events of other trials for the next steps."""
-        while self.executor.is_stopping():
-            self._events.extend(self.executor.get_events(0.05))
 
     def _next_event(self) -> Event:
         """The next event of a running trial, waiting for it (one event per step, as the seed's runner)."""

@@ -6,7 +6,6 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -227,7 +226,7 @@ def test_busy_port_is_a_tune_error():
 
 
 def test_port_zero_picks_a_free_port_on_loopback_only():
-    idle = SimpleNamespace(commands=deque(), get_trials=list)  # a controller with no trials
+    idle = SimpleNamespace(trial_views=list, queued_commands=list)  # a controller with no trials
     with TuneServer(idle, port=0) as server:  # type: ignore[arg-type]
         assert server.port > 0 and server.address == f"127.0.0.1:{server.port}"
         assert TuneClient(server.address).get_all_trials() == {"trials": []}

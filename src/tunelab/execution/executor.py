@@ -85,6 +85,10 @@ class Executor(ABC):
     def shutdown(self) -> None:
         ...
 
+    def free_cpu(self) -> float | None:
+        """CPUs free now, for sizing how many trials to take from the searcher (None: not known)."""
+        return None
+
     def is_stopping(self) -> bool:
         """Whether some stopped trial's resources are still reserved (a STOPPED event will free them)."""
         return False

@@ -155,6 +155,9 @@ class LocalExecutor(Executor):
     def never_fits(self, resources: "Resources") -> str | None:
         return self.pool.never_fits(resources)
 
+    def free_cpu(self) -> float | None:
+        return self.pool.total_cpu - self.pool.used_cpu
+
     def resource_summary(self) -> str:
         return self.pool.summary()
 

@@ -274,6 +274,9 @@ class RayExecutor(LocalExecutor):
         self._next_key = 0
 
     # -- resources ---------------------------------------------------------------------------------
+    def free_cpu(self) -> float | None:
+        return self.pool.total_cpu - self.pool.used_cpu
+
     def resource_summary(self) -> str:
         return self.pool.summary() + " (Ray cluster)"
 

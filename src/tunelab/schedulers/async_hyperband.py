@@ -21,13 +21,16 @@ import bisect
 import builtins
 import math
 import random
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
+
+if TYPE_CHECKING:
+    from tunelab.schedulers.actions import SchedulerRunner
 
 _TYPES = ("stopping", "promotion")
 
@@ -172,14 +175,14 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         self._num_stopped = 0
 
     # -- events ------------------------------------------------------------------------------------
-    def on_trial_add(self, runner: Any, trial: Trial) -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
         index = 0
         if len(self._brackets) > 1:
             index = self._random.choices(range(len(self._brackets)), weights=self._bracket_weights)[0]
         self._trial_info[trial.trial_id] = index
         self._trials[trial.trial_id] = trial
 
-    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None:
             return TrialScheduler.CONTINUE
@@ -196,7 +199,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             self._num_stopped += 1
         return action
 
-    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
         read = self._objective.read(trial, result, self._time_attr, strict=False)
         if read is not None and trial.trial_id in self._trial_info:
             if self._promotion:
@@ -205,10 +208,10 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                 self._on_result_stopping(trial, *read)
         self._forget(trial)
 
-    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self._forget(trial)
 
-    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self._forget(trial)
 
     def _forget(self, trial: Trial) -> None:
@@ -252,7 +255,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             rungs[reached].enter(trial.trial_id)
         return reached > level
 
-    def _on_result_promotion(self, runner: Any, trial: Trial, time: float, score: float) -> str:
+    def _on_result_promotion(self, runner: "SchedulerRunner", trial: Trial, time: float, score: float) -> str:
         """Between rungs: CONTINUE. At a new rung: CONTINUE if the trial is what a free worker would run
         next anyway (the best promotable trial), else PAUSE there.
 
@@ -266,7 +269,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         pick = self._promotion_pick(runner, current=trial, endgame=False)
         return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
 
-    def _promotion_pick(self, runner: Any, current: Trial | None, endgame: bool) -> Trial | None:
+    def _promotion_pick(self, runner: "SchedulerRunner", current: Trial | None, endgame: bool) -> Trial | None:
         """The best promotable trial at the highest rung over all brackets, or None.
 
         A trial is promotable at rung k when k is the highest rung it reached, it waits there (PAUSED, or
@@ -287,7 +290,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                     break
         return None if best is None else best[2]
 
-    def _best_waiting(self, runner: Any, rung: _Rung, current: Trial | None, quota: int) -> Trial | None:
+    def _best_waiting(self, runner: "SchedulerRunner", rung: _Rung, current: Trial | None, quota: int) -> Trial | None:
         """The best trial waiting at `rung` that ranks within `quota` and fits, or None."""
         for negative_score, _, trial_id in rung.at_level:
             if rung.rank(-negative_score) >= quota or -negative_score == WORST_SCORE:
@@ -298,7 +301,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                 return trial
         return None
 
-    def choose_trial_to_run(self, runner: Any) -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
         """Stopping: FIFO. Promotion: promote, else start a PENDING trial, else (nothing pending or running)
         promote by the synchronous rule, else stop the paused trials: none of them can ever be promoted."""
         if not self._promotion:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
+
+if TYPE_CHECKING:
+    from tunelab.schedulers.actions import SchedulerRunner
 
 #: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
 _BUDGET_RATIO = 81
@@ -205,7 +208,7 @@ class HyperBandScheduler(FIFOScheduler):
     def _cur_band_filled(self) -> bool:
         return len(self._hyperbands[self._state["band_idx"]]) == self._s_max_1
 
-    def on_trial_add(self, runner: Any, trial: Trial) -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
         """Put the trial in the current bracket; open the next bracket (or band) when it is filled."""
         bracket = self._state["bracket"]
         if bracket is None or bracket.filled():
@@ -224,7 +227,7 @@ class HyperBandScheduler(FIFOScheduler):
         bracket.add_trial(trial)
         self._trial_info[trial] = (bracket, self._state["band_idx"])
 
-    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None:
             return TrialScheduler.CONTINUE
@@ -238,7 +241,7 @@ class HyperBandScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         return self._process_bracket(runner, bracket, trial)
 
-    def _process_bracket(self, runner: Any, bracket: _Bracket, current: Trial | None = None) -> str:
+    def _process_bracket(self, runner: "SchedulerRunner", bracket: _Bracket, current: Trial | None = None) -> str:
         """Halve the bracket while all its live trials reached the milestone; stop the bad trials, resume
         the good ones, and return the decision for `current` (the trial whose result is processed)."""
         action = TrialScheduler.PAUSE
@@ -267,7 +270,7 @@ class HyperBandScheduler(FIFOScheduler):
                     runner.trial_executor.unpause_trial(trial)
         return action
 
-    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
         """Drop the trial from its bracket; the others may now be ready to halve."""
         info = self._trial_info.get(trial)
         if info is None or trial not in info[0]._live_trials:
@@ -276,10 +279,10 @@ class HyperBandScheduler(FIFOScheduler):
         bracket.cleanup_trial(trial)
         self._process_bracket(runner, bracket)
 
-    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
         self.on_trial_remove(runner, trial)
 
-    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self.on_trial_remove(runner, trial)
 
     def _brackets_in_order(self, band: list[_Bracket | None]) -> list[_Bracket]:
@@ -289,7 +292,7 @@ class HyperBandScheduler(FIFOScheduler):
             return brackets[::-1]  # a band's list is indexed by s: the most aggressive bracket is last
         return sorted(brackets, key=_Bracket.completion_percentage)
 
-    def choose_trial_to_run(self, runner: Any) -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
         """A PENDING trial of the most aggressive bracket that has one (band by band), or with
         `bracket_order="seed"` of the least-complete bracket; failing that, a PAUSED trial that its bracket
         lets continue (only after a resume restored it paused)."""

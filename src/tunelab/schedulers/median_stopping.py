@@ -5,12 +5,15 @@ import logging
 import statistics
 from array import array
 from bisect import bisect_right
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tunelab.metrics import WORST_SCORE
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
+
+if TYPE_CHECKING:
+    from tunelab.schedulers.actions import SchedulerRunner
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ class MedianStoppingRule(FIFOScheduler):
         self._last_pause: dict[str, float] = {}
         self._num_stopped = 0
 
-    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None or trial.trial_id in self._stopped:
             return TrialScheduler.CONTINUE  # a soft-stopped trial was resumed: FIFO from now on
@@ -147,7 +150,7 @@ class MedianStoppingRule(FIFOScheduler):
             return TrialScheduler.PAUSE
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
         if self._hard_stop and trial.trial_id in self._stopped:
             return
         read = self._objective.read(trial, result, self._time_attr, strict=False)
@@ -158,14 +161,14 @@ class MedianStoppingRule(FIFOScheduler):
         if history is not None:
             self._completed.add(trial.trial_id)
 
-    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
         """A paused trial that ran and is then removed counts as finished (as in the seed)."""
         if trial.status == Trial.PAUSED and trial.trial_id in self._histories:
             self._completed.add(trial.trial_id)
         else:
             self._forget(trial)
 
-    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self._forget(trial)
 
     def debug_string(self) -> str:
@@ -189,7 +192,7 @@ class MedianStoppingRule(FIFOScheduler):
         means = [m for m in (self._histories[tid].mean_until(time) for tid in self._completed) if m is not None]
         return statistics.median(means) if len(means) >= self._min_samples_required else None
 
-    def _maybe_yield(self, runner: Any, trial: Trial, time: float) -> str:
+    def _maybe_yield(self, runner: "SchedulerRunner", trial: Trial, time: float) -> str:
         """While the median is not known yet, time-share: PAUSE after `min_time_slice` if others wait."""
         if not self._min_time_slice or runner is None:
             return TrialScheduler.CONTINUE

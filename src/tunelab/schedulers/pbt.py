@@ -13,7 +13,7 @@ import inspect
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
@@ -23,6 +23,9 @@ from tunelab.suggest.variant_generator import format_vars
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number, check_numbers
+
+if TYPE_CHECKING:
+    from tunelab.schedulers.actions import SaveCheckpoint, SchedulerRunner
 
 Mutations = Mapping[str, Any]
 
@@ -155,7 +158,7 @@ class _PBTTrialState:
     def __init__(self, trial: Trial):
         self.orig_tag = trial.experiment_tag
         self.last_score: float | None = None
-        self.last_checkpoint: Checkpoint | None = None
+        self.last_checkpoint: Checkpoint | SaveCheckpoint | None = None  # or the request that saves it
         self.checkpoint_config: dict | None = None  # the config the checkpoint was trained with
         self.last_perturbation_time = 0.0
         self.last_train_time = 0.0
@@ -243,11 +246,11 @@ class PopulationBasedTraining(FIFOScheduler):
         self.exploit_log: list[dict] = []
 
     # -- events ------------------------------------------------------------------------------------
-    def on_trial_add(self, runner: Any, trial: Trial) -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
         _fill_missing(trial.config, self._hyperparam_mutations, self._random)
         self._trial_state[trial] = _PBTTrialState(trial)
 
-    def on_trial_result(self, runner: Any, trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr, strict=self._require_attrs)
         if read is None:
             return TrialScheduler.CONTINUE
@@ -269,16 +272,16 @@ class PopulationBasedTraining(FIFOScheduler):
                 return TrialScheduler.PAUSE  # yield time to the rest of the population
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: Any, trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
         self._trial_state.pop(trial, None)
 
-    def on_trial_error(self, runner: Any, trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self._trial_state.pop(trial, None)
 
-    def on_trial_remove(self, runner: Any, trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
         self._trial_state.pop(trial, None)
 
-    def choose_trial_to_run(self, runner: Any) -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
         """The PENDING or PAUSED trial furthest behind (lowest last perturbation time) that fits. In synch
         mode a trial waiting at the barrier is not a candidate until the whole population got there (as in
         Ray): restarted early, it would run on while the round exploits it, and the exploit would be lost."""
@@ -300,7 +303,7 @@ class PopulationBasedTraining(FIFOScheduler):
         top = [t for t in trials[-count:] if self._trial_state[t].last_score != WORST_SCORE]
         return trials[:count], top  # an unusable (NaN) score is never a donor
 
-    def _checkpoint_or_exploit(self, runner: Any, trial: Trial, time: float, lower: list[Trial],
+    def _checkpoint_or_exploit(self, runner: "SchedulerRunner", trial: Trial, time: float, lower: list[Trial],
                                upper: list[Trial], current: Trial) -> None:
         state = self._trial_state[trial]
         if trial in upper:
@@ -315,7 +318,7 @@ class PopulationBasedTraining(FIFOScheduler):
             if donors:  # never clone a donor without a checkpoint (ray-project/ray#27170)
                 self._exploit(runner, trial, self._random.choice(donors), time)
 
-    def _exploit(self, runner: Any, trial: Trial, donor: Trial, time: float) -> None:
+    def _exploit(self, runner: "SchedulerRunner", trial: Trial, donor: Trial, time: float) -> None:
         state, donor_state = self._trial_state[trial], self._trial_state[donor]
         new_config = explore(donor_state.checkpoint_config or donor.config, self._hyperparam_mutations,
                              self._resample_probability, self._custom_explore_fn, self._perturbation_factors,
@@ -327,11 +330,12 @@ class PopulationBasedTraining(FIFOScheduler):
                 "old_config": _copy_config(trial.config), "new_config": _copy_config(new_config),
                 "old_tag": trial.experiment_tag, "new_tag": new_tag,
             })
+        assert donor_state.last_checkpoint is not None  # donors have one (_checkpoint_or_exploit)
         runner.exploit_trial(trial, new_config, new_tag, donor_state.last_checkpoint)
         self._num_perturbations += 1
         self._set_perturbation_time(trial, donor_state.last_perturbation_time)
 
-    def _synch_round(self, runner: Any, trial: Trial, time: float) -> str:
+    def _synch_round(self, runner: "SchedulerRunner", trial: Trial, time: float) -> str:
         """Synchronous PBT: PAUSE at the interval until every unfinished trial got there, then judge them
         all at once (top trials are checkpointed before bottom ones clone them)."""
         live = [t for t in self._live_trials(runner) if not t.is_finished()]

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tunelab import metrics
 from tunelab.error import TuneError
 
 if TYPE_CHECKING:
+    from tunelab.schedulers.actions import SchedulerRunner
     from tunelab.trial import Trial
 
 #: the metric schedulers optimise when given neither `metric=` nor `reward_attr=` (the seed's default)
@@ -18,9 +19,11 @@ class TrialScheduler:
     """Decides, for each result, whether a trial goes on (CONTINUE), frees its resources and may come
     back later from its checkpoint (PAUSE) or ends for good (STOP); and which trial runs next.
 
-    Implementations are pure: no processes, files or clocks. The `runner` passed to each hook offers
-    `get_trials()`, `has_resources(resources)`, `stop_trial(trial)` and `trial_executor.pause_trial(trial)`,
-    `unpause_trial(trial)`, `stop_trial(trial)`.
+    Implementations are pure: no processes, files or clocks. The `runner` passed to each hook (a
+    `SchedulerRunner`) offers `get_trials()`, `has_resources(resources)`, `stop_trial(trial)` and
+    `trial_executor.pause_trial(trial)`, `unpause_trial(trial)`, `stop_trial(trial)`. Inside an experiment
+    it is a `DecisionRecorder`: every such request becomes an action (`tunelab.schedulers.actions`) that
+    the controller applies after the hook returns, so a hook never sees its own requests take effect.
     """
 
     CONTINUE = "CONTINUE"
@@ -29,6 +32,9 @@ class TrialScheduler:
 
     #: set by schedulers that PAUSE trials and so need trainables that can checkpoint
     needs_checkpoints = False
+    #: set by schedulers that must see every trial up front (HyperBand fills its brackets with them);
+    #: otherwise the controller takes trials from the searcher just in time
+    wants_all_trials = False
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
         """Take the experiment-wide metric/mode if the scheduler was built without them.
@@ -38,23 +44,23 @@ class TrialScheduler:
         objective = getattr(self, "_objective", None)
         return True if objective is None else objective.adopt(metric, mode)
 
-    def on_trial_add(self, runner: Any, trial: "Trial") -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: "Trial") -> None:
         """A new trial was added (PENDING)."""
 
-    def on_trial_error(self, runner: Any, trial: "Trial") -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: "Trial") -> None:
         """The trial failed for good; it will not report again."""
 
-    def on_trial_result(self, runner: Any, trial: "Trial", result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: "Trial", result: dict) -> str:
         """A RUNNING trial reported `result`; return CONTINUE, PAUSE or STOP."""
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: Any, trial: "Trial", result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: "Trial", result: dict) -> None:
         """The trial finished normally (done or a stop criterion) with final `result`."""
 
-    def on_trial_remove(self, runner: Any, trial: "Trial") -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: "Trial") -> None:
         """A PENDING or PAUSED trial was removed (stopped) without finishing."""
 
-    def choose_trial_to_run(self, runner: Any) -> "Trial | None":
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> "Trial | None":
         """Return a PENDING or PAUSED trial whose resources are free, or None. Must be idempotent.
 
         The default is first-in first-out: the first PENDING trial that fits, else the first PAUSED one.
@@ -88,9 +94,10 @@ class TrialScheduler:
         return mode
 
     @staticmethod
-    def _live_trials(runner: Any) -> list["Trial"]:
+    def _live_trials(runner: "SchedulerRunner") -> list["Trial"]:
         """The runner's unfinished trials (`live_trials()` where the runner has it, else all trials)."""
-        return runner.live_trials() if hasattr(runner, "live_trials") else runner.get_trials()
+        live = getattr(runner, "live_trials", None)  # an optional extra of a runner (the controller's recorder)
+        return live() if live is not None else runner.get_trials()
 
 
 class Objective:

@@ -1,8 +1,9 @@
 """The server's view of a running experiment: trial snapshots to read, commands to queue.
 
-Only the controller's loop may change trials. Reads here take JSON-safe copies of a trial's fields from
-the HTTP thread; every write (add, stop) is wrapped in a `_Command`, appended to `controller.commands`
-and run by the loop at the start of its next step, while the HTTP thread waits for the outcome.
+Only the controller's loop may change trials. Reads here use the frozen `TrialView`s that the loop
+publishes each time it changes a trial, so the HTTP thread never sees a half-changed trial; every write
+(add, stop) is wrapped in a `_Command`, submitted to the controller and run by the loop at the start of
+its next step, while the HTTP thread waits for the outcome.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tunelab.suggest.basic_variant import BasicVariantGenerator
 
 if TYPE_CHECKING:
     from tunelab.controller import Controller
-    from tunelab.trial import Trial
+    from tunelab.trial_view import TrialView
 
 __all__ = ["MAX_TRIALS_PER_ADD", "ExperimentUnavailable", "Gateway", "TrialNotFound", "trial_info"]
 
@@ -37,24 +38,19 @@ class ExperimentUnavailable(TuneError):
     """The experiment has ended, or its loop did not take a command in time (HTTP 503)."""
 
 
-def trial_info(trial: Trial) -> dict:
-    """A trial as plain JSON values: id, trainable, config, status, last result (or None) and paths."""
-    for _ in range(3):  # the loop replaces `config`/`last_result` while we copy; retry on a torn read
-        try:
-            return json.loads(dumps_result({
-                "id": trial.trial_id,
-                "trainable_name": trial.trainable_name,
-                "config": trial.config,
-                "status": trial.status,
-                "result": trial.last_result or None,
-                "experiment_tag": trial.experiment_tag,
-                "logdir": trial.logdir,
-                "num_failures": trial.num_failures,
-                "error_file": trial.error_file,
-            }))
-        except RuntimeError:
-            continue
-    raise ExperimentUnavailable(f"Trial ({trial.trial_id}) changed while being read; try again.")
+def trial_info(trial: TrialView) -> dict:
+    """A trial snapshot as plain JSON values: id, trainable, config, status, last result (or None), paths."""
+    return json.loads(dumps_result({
+        "id": trial.trial_id,
+        "trainable_name": trial.trainable_name,
+        "config": dict(trial.config),
+        "status": trial.status,
+        "result": dict(trial.last_result) or None,
+        "experiment_tag": trial.experiment_tag,
+        "logdir": trial.logdir,
+        "num_failures": trial.num_failures,
+        "error_file": trial.error_file,
+    }))
 
 
 class _Command:
@@ -89,16 +85,16 @@ class Gateway:
 
     # -- reads (HTTP thread) -----------------------------------------------------------------------
     def list_trials(self) -> list[dict]:
-        return [trial_info(t) for t in list(self._controller.get_trials())]
+        return [trial_info(view) for view in self._controller.trial_views()]
 
     def get_trial(self, trial_id: str) -> dict:
         return trial_info(self._find(trial_id))
 
-    def _find(self, trial_id: str) -> Trial:
-        trial = self._controller.get_trial(trial_id)
-        if trial is None:
+    def _find(self, trial_id: str) -> TrialView:
+        view = self._controller.trial_view(trial_id)
+        if view is None:
             raise TrialNotFound(trial_id)
-        return trial
+        return view
 
     # -- writes (run by the controller's loop) -----------------------------------------------------
     def add_trials(self, name: str, spec: dict) -> list[dict]:
@@ -117,16 +113,19 @@ class Gateway:
         def add() -> list[dict]:
             for trial in trials:
                 self._controller.add_trial(trial)
-            return [trial_info(t) for t in trials]
+            return [trial_info(self._find(t.trial_id)) for t in trials]
 
         return self._submit(add)
 
     def stop_trial(self, trial_id: str) -> dict:
-        trial = self._find(trial_id)
+        self._find(trial_id)
 
         def stop() -> dict:
+            trial = self._controller.get_trial(trial_id)  # in the loop: the controller's own record
+            if trial is None:
+                raise TrialNotFound(trial_id)
             self._controller.stop_trial(trial)
-            return trial_info(trial)
+            return trial_info(self._find(trial_id))
 
         return self._submit(stop)
 
@@ -135,14 +134,11 @@ class Gateway:
         if self._closed:
             raise ExperimentUnavailable("The experiment has ended; no trial can be added or stopped.")
         command = _Command(fn)
-        queue = self._controller.commands
         self._controller.submit(command)
         if self._closed:  # closed while we queued: fail it now rather than after the timeout
             self.close()
         if not command.done.wait(self._timeout_s):
-            try:
-                queue.remove(command)
-            except ValueError:  # the loop is running it right now: give it the time to finish
+            if not self._controller.withdraw(command):  # the loop is running it: give it the time to finish
                 command.done.wait(self._timeout_s)
             else:
                 raise ExperimentUnavailable(
@@ -156,10 +152,7 @@ class Gateway:
     def close(self) -> None:
         """The experiment ended: refuse new writes and fail those still queued (the loop is gone)."""
         self._closed = True
-        queue = self._controller.commands
-        for command in [c for c in list(queue) if isinstance(c, _Command)]:
-            try:
-                queue.remove(command)
-            except ValueError:
+        for command in self._controller.queued_commands():
+            if not isinstance(command, _Command) or not self._controller.withdraw(command):
                 continue
             command.fail(ExperimentUnavailable("The experiment ended before the command ran; nothing was done."))

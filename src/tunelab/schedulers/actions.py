@@ -1,0 +1,196 @@
+"""Decisions as data: what a scheduler asks for, as frozen values that only the controller applies.
+
+A scheduler hook answers an event (a result, a trial added, finished, failed or removed, a free slot)
+with a list of actions. For the reporting trial the decision is `Continue`, `Pause` or `Stop`; for any
+trial the scheduler may ask `StopTrial`, `PauseTrial`, `Resume`, `SaveCheckpoint` or `Exploit`. The
+controller applies the list, in order, in one place (`Controller._apply`).
+
+Schedulers keep the 2018 hook signatures (`on_trial_result(runner, trial, result) -> CONTINUE/PAUSE/STOP`,
+`runner.stop_trial(trial)`, `runner.trial_executor.unpause_trial(trial)`, ...): the `runner` the
+controller passes them is a `DecisionRecorder`, which answers the read-only questions (the trials, free
+resources) and turns every request into an action instead of doing it. `decide()` runs one hook that way
+and returns its actions, so a scheduler is, seen from the controller, a function from the trials and an
+event to a list of actions. A hand-made 2018 runner (user code, tests) still gets the requests as calls.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from tunelab.resources import Resources
+    from tunelab.trainable.checkpoint import Checkpoint
+    from tunelab.trial import Trial
+
+
+# -- the decision for the reporting trial ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Continue:
+    """The reporting trial goes on."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The reporting trial is checkpointed and frees its resources; it may be chosen to run again."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The reporting trial ends for good."""
+
+
+Decision = Continue | Pause | Stop
+
+
+# -- requests about any trial ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StopTrial:
+    """End a trial for good: a PENDING or PAUSED one is removed, a RUNNING one stopped (the reporting
+    trial: its decision becomes Stop)."""
+
+    trial_id: str
+
+
+@dataclass(frozen=True)
+class PauseTrial:
+    """Pause a PENDING trial, or the reporting trial (its decision becomes Pause)."""
+
+    trial_id: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A PAUSED trial may run again (from its checkpoint) when the scheduler chooses it."""
+
+    trial_id: str
+
+
+@dataclass(frozen=True, eq=False)
+class SaveCheckpoint:
+    """Checkpoint the reporting trial now. The action itself names the checkpoint it will produce: pass
+    it as `Exploit.checkpoint` to restore another trial from it (eq=False: each request is its own)."""
+
+    trial_id: str
+
+
+@dataclass(frozen=True)
+class Exploit:
+    """Make a trial continue from `checkpoint` (a `Checkpoint`, or the `SaveCheckpoint` request that
+    produces it) with `new_config` and `new_tag` (PBT's exploit and explore)."""
+
+    trial_id: str
+    new_config: dict = field(hash=False)
+    new_tag: str
+    checkpoint: "Checkpoint | SaveCheckpoint" = field(hash=False)
+
+
+Action = Continue | Pause | Stop | StopTrial | PauseTrial | Resume | SaveCheckpoint | Exploit
+
+_DECISIONS: dict[str, Decision] = {"CONTINUE": Continue(), "PAUSE": Pause(), "STOP": Stop()}
+
+
+def decision_of(value: str) -> Decision | None:
+    """The decision for a 2018 `CONTINUE`/`PAUSE`/`STOP` string, or None for anything else."""
+    return _DECISIONS.get(value) if isinstance(value, str) else None
+
+
+# -- the 2018 runner, as schedulers see it -----------------------------------------------------------------
+class TrialExecutorLike(Protocol):
+    """`runner.trial_executor` as 2018 schedulers use it."""
+
+    def pause_trial(self, trial: "Trial") -> None: ...
+
+    def unpause_trial(self, trial: "Trial") -> None: ...
+
+    def stop_trial(self, trial: "Trial") -> None: ...
+
+
+class SchedulerRunner(Protocol):
+    """The `runner` argument of every scheduler hook: the 2018 runner surface, plus PBT's
+    `checkpoint_trial` / `exploit_trial`. The controller passes a `DecisionRecorder`; user code may pass
+    any object of this shape."""
+
+    @property
+    def trial_executor(self) -> TrialExecutorLike: ...
+
+    def get_trials(self) -> list["Trial"]: ...
+
+    def has_resources(self, resources: "Resources") -> bool: ...
+
+    def stop_trial(self, trial: "Trial") -> None: ...
+
+    def checkpoint_trial(self, trial: "Trial") -> "Checkpoint | SaveCheckpoint | None": ...
+
+    def exploit_trial(self, trial: "Trial", new_config: dict, new_tag: str,
+                      checkpoint: "Checkpoint | SaveCheckpoint") -> None: ...
+
+
+class _RecordingTrialExecutor:
+    """`runner.trial_executor` of a `DecisionRecorder`: requests become actions."""
+
+    def __init__(self, actions: list[Action], has_resources: Callable[["Resources"], bool]):
+        self._actions = actions
+        self.has_resources = has_resources
+
+    def pause_trial(self, trial: "Trial") -> None:
+        self._actions.append(PauseTrial(trial.trial_id))
+
+    def unpause_trial(self, trial: "Trial") -> None:
+        self._actions.append(Resume(trial.trial_id))
+
+    def stop_trial(self, trial: "Trial", error: bool = False, error_msg: str | None = None) -> None:
+        self._actions.append(StopTrial(trial.trial_id))
+
+
+class DecisionRecorder:
+    """The runner a scheduler sees inside the controller: it reads the trials and asks about free
+    resources, and records every request as an action; nothing is done until the controller applies them.
+
+    `trials` is the controller's list of trials (read, never changed, by schedulers); `live` returns the
+    unfinished ones; `has_resources` answers whether a request fits now.
+    """
+
+    def __init__(self, trials: Sequence["Trial"], live: Callable[[], list["Trial"]],
+                 has_resources: Callable[["Resources"], bool]):
+        self._trials = trials
+        self._live = live
+        self.actions: list[Action] = []
+        self.has_resources = has_resources
+        self.trial_executor = _RecordingTrialExecutor(self.actions, has_resources)
+
+    def get_trials(self) -> list["Trial"]:
+        return list(self._trials)
+
+    def live_trials(self) -> list["Trial"]:
+        return self._live()
+
+    def stop_trial(self, trial: "Trial") -> None:
+        self.actions.append(StopTrial(trial.trial_id))
+
+    def checkpoint_trial(self, trial: "Trial") -> "SaveCheckpoint":
+        action = SaveCheckpoint(trial.trial_id)
+        self.actions.append(action)
+        return action
+
+    def exploit_trial(self, trial: "Trial", new_config: dict, new_tag: str,
+                      checkpoint: "Checkpoint | SaveCheckpoint") -> None:
+        self.actions.append(Exploit(trial.trial_id, new_config, new_tag, checkpoint))
+
+    def take(self) -> list[Action]:
+        """The actions recorded so far, in order; the recorder starts empty again."""
+        if not self.actions:  # the usual case: a plain CONTINUE
+            return []
+        taken = list(self.actions)
+        self.actions.clear()
+        return taken
+
+
+T = TypeVar("T")
+
+
+def decide(recorder: DecisionRecorder, hook: Callable[[SchedulerRunner], T]) -> tuple[T, list[Action]]:
+    """Run one scheduler hook against `recorder`: its return value and the actions it asked for."""
+    recorder.take()
+    value = hook(recorder)
+    return value, recorder.take()
