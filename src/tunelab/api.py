@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from tunelab import metrics
 from tunelab.callback import Callback
 from tunelab.controller import Controller
 from tunelab.error import TuneError
@@ -350,8 +351,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
 
     check_options("tune.run", options, _accepted(run))
 
-    if mode not in (None, "min", "max"):
-        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
+    metrics.check_mode(mode)
     _check_run_numbers("tune.run", verbose=verbose, server_port=server_port,
                        max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s)
     if isinstance(run_or_experiment, Experiment):
