@@ -24,7 +24,7 @@ from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
-from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.trial_source import TrialSource, result_copy
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
 
@@ -58,7 +58,7 @@ class Controller:
 
     def __init__(
         self,
-        search_alg: SearchAlgorithm,
+        search_alg: TrialSource,
         scheduler: TrialScheduler,
         executor: Executor,
         callbacks: list[Callback] | None = None,
@@ -158,10 +158,10 @@ class Controller:
                 continue
             if status == Trial.TERMINATED:
                 self.scheduler.on_trial_complete(self, trial, trial.last_result)
-                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None)
+                self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result))
             else:
                 self.scheduler.on_trial_error(self, trial)
-                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+                self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._changed = True
 
     def stop_trial(self, trial: Trial) -> None:
@@ -175,7 +175,8 @@ class Controller:
             self.executor.stop_trial(trial)
             self._running -= 1
         self.scheduler.on_trial_remove(self, trial)
-        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, early_terminated=True)
+        self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result),
+                                          early_terminated=True)
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
@@ -424,15 +425,15 @@ class Controller:
         """Stop criteria, then the scheduler's decision, then the searcher hears of the result."""
         if self._should_stop(trial, result):
             self.scheduler.on_trial_complete(self, trial, result)
-            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
             return STOP
         decision = self.scheduler.on_trial_result(self, trial, result)
-        self.search_alg.on_trial_result(trial.trial_id, result)
+        self.search_alg.on_trial_result(trial.trial_id, dict(result))
         if decision not in (CONTINUE, PAUSE, STOP):
             raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {decision!r}; "
                             "allowed: CONTINUE, PAUSE, STOP")
         if self._stop_current or decision == STOP:
-            self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result), early_terminated=True)
             return STOP
         if self._pause_current:
             return PAUSE
@@ -521,7 +522,7 @@ class Controller:
         self._current = trial
         try:
             self.scheduler.on_trial_complete(self, trial, result)
-            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
         except BadMetricError as exc:
             self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
             return
@@ -547,7 +548,7 @@ class Controller:
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
             return
         self.scheduler.on_trial_error(self, trial)
-        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+        self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._end(trial, Trial.ERROR)
         self.callbacks.on_trial_error(self._iteration, self._trials, trial)
 
