@@ -233,7 +233,8 @@ class HyperOptSearch(Searcher):
             doc["state"] = hyperopt.JOB_STATE_DONE
             self._trials.refresh()
             return
-        loss = -values[0] if self.mode == "max" else values[0]
+        assert isinstance(self.mode, str)  # one metric (_check_single_metric), mode set (_check_ready)
+        loss = -metrics.score(values[0], self.mode)  # hyperopt minimises; score: higher is better
         doc["result"] = {"loss": loss, "status": hyperopt.STATUS_OK}
         doc["state"] = hyperopt.JOB_STATE_DONE
         self._trials.refresh()
