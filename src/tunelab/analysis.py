@@ -8,13 +8,10 @@ and the controller's optional `trial_state.json`. Best-trial queries are cached 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
@@ -33,45 +30,22 @@ __all__ = ["ExperimentAnalysis", "best_by_last_result", "load_trials"]
 TRIAL_STATE_FILE = "trial_state.json"
 _TRIAL_FILES = frozenset({RESULT_FILE, PARAMS_FILE, TRIAL_STATE_FILE})
 _SCOPE = re.compile(r"^(last|all|last-([1-9][0-9]*)-avg)$")
-T = TypeVar("T")
 
 
 # -- metric values -----------------------------------------------------------------------------------
-def metric_number(result: dict, metric: str) -> float | None:
-    """The result's value for `metric` as a float (NaN included), or None when it is missing or not a
-    number. `a/b` also finds `result["a"]["b"]`."""
-    value = result.get(metric)
-    if value is None and "/" in metric:
-        value = result
-        for part in metric.split("/"):
-            value = value.get(part) if isinstance(value, dict) else None
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _best_of(scored: Iterable[tuple[T, float | None]], mode: str, filter_inf: bool) -> tuple[T, float] | None:
-    """The item with the best usable score (the first one on ties): None, NaN and, when `filter_inf`,
-    infinite scores never win (`tunelab.metrics.is_usable`)."""
-    best: tuple[T, float] | None = None
-    for item, value in scored:
-        if value is None or (not metrics.is_usable(value) if filter_inf else math.isnan(value)):
-            continue
-        if best is None or (value > best[1] if mode == "max" else value < best[1]):
-            best = (item, value)
-    return best
+metric_number = metrics.metric_number  # kept importable here: cli and plot read it from this module
 
 
 def best_result(results: Iterable[dict], metric: str, mode: str, filter_inf: bool = True) -> tuple[dict, float] | None:
     """The result with the best `metric` value, and that value; None if no result has a usable one."""
-    return _best_of(((r, metric_number(r, metric)) for r in results), mode, filter_inf)
+    return metrics.best_of(((r, metric_number(r, metric)) for r in results), mode, filter_inf)
 
 
 def best_by_last_result(
     trials: Iterable[Trial], metric: str, mode: str, filter_inf: bool = True
 ) -> tuple[Trial, float] | None:
     """The trial whose last result has the best `metric` value, and that value; None if no trial has one."""
-    return _best_of(((t, metric_number(t.last_result, metric)) for t in trials), mode, filter_inf)
+    return metrics.best_of(((t, metric_number(t.last_result, metric)) for t in trials), mode, filter_inf)
 
 
 # -- loading a folder --------------------------------------------------------------------------------
@@ -194,7 +168,7 @@ class ExperimentAnalysis:
         default_mode: str | None = None,
     ):
         if default_mode is not None:
-            _check_mode(default_mode)
+            metrics.check_mode(default_mode, allow_none=False)
         self.default_metric = default_metric
         self.default_mode = default_mode
         if isinstance(path_or_trials, (str, os.PathLike)):
@@ -241,7 +215,7 @@ class ExperimentAnalysis:
                 f"No {missing} given: pass metric='<result key>' and mode='min' or 'max' to this call, "
                 "or default_metric= and default_mode= to ExperimentAnalysis(...)"
             )
-        _check_mode(mode)
+        metrics.check_mode(mode, allow_none=False)
         return metric, mode
 
     def _score(self, trial: Trial, metric: str, mode: str, scope: str, filter_inf: bool) -> float | None:
@@ -273,7 +247,7 @@ class ExperimentAnalysis:
         key = (metric, mode, scope, filter_nan_and_inf)
         if key not in self._best:
             scored = ((t, self._score(t, metric, mode, scope, filter_nan_and_inf)) for t in self._trials)
-            found = _best_of(scored, mode, filter_nan_and_inf)
+            found = metrics.best_of(scored, mode, filter_nan_and_inf)
             self._best[key] = found[0] if found else None
         return self._best[key]
 
@@ -353,11 +327,6 @@ class ExperimentAnalysis:
         return {
             (t.logdir or t.trial_id): pd.DataFrame([flatten_dict(r) for r in self.history(t)]) for t in self._trials
         }
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in ("min", "max"):
-        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
 
 
 def _pandas() -> Any:

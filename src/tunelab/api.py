@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from tunelab import metrics
 from tunelab.callback import Callback
 from tunelab.controller import Controller
 from tunelab.error import TuneError
@@ -14,7 +15,8 @@ from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.search import SearchAlgorithm
-from tunelab.suggest.searcher import to_search_algorithm
+from tunelab.suggest.searcher import Searcher, to_search_algorithm
+from tunelab.suggest.trial_source import TrialSource
 from tunelab.trial import Trial
 from tunelab.validation import check_number
 
@@ -150,7 +152,7 @@ def _resume_mode(resume: Any) -> str | None:
     return RESUME_MODES[key]
 
 
-def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, scheduler: TrialScheduler,
+def _run_trials(experiments: list[Experiment], search_alg: TrialSource, scheduler: TrialScheduler,
                 callbacks: list[Callback] | None, verbose: int, resume: Any = False, stopper: Stopper | None = None,
                 max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
                 metric: str | None = None, mode: str | None = None, with_server: bool = False,
@@ -181,7 +183,7 @@ def _run_trials(experiments: list[Experiment], search_alg: SearchAlgorithm, sche
                 search_alg.restore_state(snapshot["search"])
         state.start(fresh=not resuming)
         try:  # until controller.run() owns the journal, a failure here must release it for the next run
-            total = getattr(search_alg, "total_samples", None) or None
+            total = search_alg.total_samples or None
             reporter, print_status = _progress(verbose, metric, mode, total)
             all_callbacks = _default_callbacks(callbacks) + ([reporter] if reporter is not None else [])
             controller = Controller(
@@ -268,7 +270,7 @@ def _check_failed(trials: list[Trial], raise_on_failed_trial: bool) -> None:
     print(message, file=sys.stderr)
 
 
-def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None = None,
+def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | Searcher | None = None,
                     scheduler: TrialScheduler | None = None, with_server: bool = False, server_port: int = 4321,
                     verbose: int = 1, raise_on_failed_trial: bool = True, resume: Any = False,
                     callbacks: list[Callback] | None = None, queue_trials: bool = False,
@@ -280,14 +282,14 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | None 
                   _accepted(run_experiments))
     _check_run_numbers("run_experiments", verbose=verbose, server_port=server_port)
     experiment_list = convert_to_experiment_list(experiments)
-    search_alg = to_search_algorithm(search_alg)
+    source = to_search_algorithm(search_alg)
     if experiment_list:
-        search_alg.add_configurations(experiment_list)
+        source.add_configurations(experiment_list)
     else:
-        experiment_list = search_alg.added_experiments()
-        if not experiment_list and isinstance(search_alg, BasicVariantGenerator):
+        experiment_list = source.added_experiments()
+        if not experiment_list and isinstance(source, BasicVariantGenerator):
             raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
-    trials = _run_trials(experiment_list, search_alg, scheduler or FIFOScheduler(), callbacks, int(verbose),
+    trials = _run_trials(experiment_list, source, scheduler or FIFOScheduler(), callbacks, int(verbose),
                          resume=resume, with_server=with_server, server_port=server_port)
     _check_failed(trials, raise_on_failed_trial)
     return trials
@@ -355,8 +357,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
 
     check_options("tune.run", options, _accepted(run))
 
-    if mode not in (None, "min", "max"):
-        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
+    metrics.check_mode(mode)
     _check_run_numbers("tune.run", verbose=verbose, server_port=server_port,
                        max_concurrent_trials=max_concurrent_trials, time_budget_s=time_budget_s)
     if isinstance(run_or_experiment, Experiment):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._version import __version__
 from tunelab.error import TuneError
+from tunelab.metrics import MODES
 
 if TYPE_CHECKING:
     from tunelab.analysis import ExperimentAnalysis
@@ -431,7 +432,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def _add_metric_args(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--metric", help=f"result key to {what} (default: the first of mean_accuracy, mean_loss, "
                                          "episode_reward_mean that was reported)")
-    parser.add_argument("--mode", choices=("min", "max"),
+    parser.add_argument("--mode", choices=MODES,
                         help="whether lower or higher is better (default: max for accuracy/reward, min for loss)")
 
 
@@ -461,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--search-arg", action="append", metavar="KEY=VALUE",
                      help="keyword argument for the search algorithm, value read as YAML (repeatable)")
     run.add_argument("--metric", help="result key to optimise; also prints the best trial at the end")
-    run.add_argument("--mode", choices=("min", "max"),
+    run.add_argument("--mode", choices=MODES,
                      help="min or max (default for the seed metrics: max accuracy/reward, min loss)")
     run.add_argument("--local-dir", metavar="D",
                      help="results folder (default: $TUNELAB_RESULTS_DIR or ~/tunelab_results)")

@@ -43,7 +43,7 @@ from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
 from tunelab.storage.trial_dir import CheckpointKeeper, ensure_logdir, write_error, write_trial_state
-from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.trial_source import TrialSource, result_copy
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
 from tunelab.trial_view import TrialView
@@ -59,7 +59,7 @@ class Controller:
 
     def __init__(
         self,
-        search_alg: SearchAlgorithm,
+        search_alg: TrialSource,
         scheduler: TrialScheduler,
         executor: Executor,
         callbacks: list[Callback] | None = None,
@@ -183,10 +183,10 @@ class Controller:
                 continue
             if status == Trial.TERMINATED:
                 self._tell_scheduler(trial, "complete")
-                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None)
+                self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result))
             else:
                 self._tell_scheduler(trial, "error")
-                self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+                self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._changed = True
 
     def stop_trial(self, trial: Trial) -> None:
@@ -197,7 +197,7 @@ class Controller:
             self.executor.stop_trial(trial)
             self._running -= 1
         self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, trial))
-        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, early_terminated=True)
+        self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), early_terminated=True)
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
@@ -493,17 +493,17 @@ class Controller:
         decision for `trial` (a StopTrial or PauseTrial of it folded in) and the scheduler's other actions."""
         if self._should_stop(trial, result):
             _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
-            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
             return Stop(), actions
         value, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_result(runner, trial, result))
-        self.search_alg.on_trial_result(trial.trial_id, result)
+        self.search_alg.on_trial_result(trial.trial_id, dict(result))
         decision = decision_of(value)
         if decision is None:
             raise TuneError(f"{type(self.scheduler).__name__}.on_trial_result returned {value!r}; "
                             "allowed: CONTINUE, PAUSE, STOP")
         about_trial = {type(a) for a in actions if isinstance(a, (StopTrial, PauseTrial)) and a.trial_id == trial.trial_id}
         if StopTrial in about_trial or isinstance(decision, Stop):
-            self.search_alg.on_trial_complete(trial.trial_id, result=result, early_terminated=True)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result), early_terminated=True)
             decision = Stop()
         elif PauseTrial in about_trial:
             decision = Pause()
@@ -593,7 +593,7 @@ class Controller:
         trial.last_result = result
         try:
             _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
-            self.search_alg.on_trial_complete(trial.trial_id, result=result)
+            self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
         except BadMetricError as exc:
             self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
             return
@@ -618,7 +618,7 @@ class Controller:
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
             return
         _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, trial))
-        self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result or None, error=True)
+        self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._end(trial, Trial.ERROR)
         self.callbacks.on_trial_error(self._iteration, self._trials, trial)
         self._apply(actions, current=None)

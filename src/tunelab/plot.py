@@ -43,11 +43,6 @@ def _as_analysis(analysis: "ExperimentAnalysis | str | os.PathLike") -> "Experim
     return analysis
 
 
-def _check_mode(mode: str | None) -> None:
-    if mode not in (None, "min", "max"):
-        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
-
-
 _usable = metrics.is_usable  # finite numbers only: NaN/inf points are left out of plots
 _number = metrics.as_number  # numbers (numpy included, booleans not) as float, else None
 
@@ -112,7 +107,7 @@ def parallel_coordinates(
     that the best trials are always the brightest.
     """
     go = _go()
-    _check_mode(mode)
+    metrics.check_mode(mode)
     analysis = _as_analysis(analysis)
     df = analysis.dataframe()
     numbers = [_number(v) for v in df[metric]] if metric in df.columns else []
@@ -132,7 +127,7 @@ def parallel_coordinates(
 
 # -- curves ------------------------------------------------------------------------------------------
 def _points(results: Iterable[dict], x: str, metric: str) -> tuple[list[float], list[float]]:
-    from tunelab.analysis import metric_number
+    from tunelab.metrics import metric_number
 
     xs, ys = [], []
     for result in results:
@@ -163,7 +158,8 @@ def learning_curves(
 def _completion_order(analysis: "ExperimentAnalysis", metric: str, mode: str) -> list[tuple[float, float, str]]:
     """Per trial its best `metric` value, placed at 1, 2, ... in the order trials finished (by the
     timestamp of their last result)."""
-    from tunelab.analysis import best_result, metric_number
+    from tunelab.analysis import best_result
+    from tunelab.metrics import metric_number
 
     scored = []
     for order, trial in enumerate(analysis.trials):
@@ -197,14 +193,13 @@ def best_so_far(
     result); or `"trial"` (trials in the order they finished, each with its best value).
     """
     go = _go()
-    if mode not in ("min", "max"):
+    if not metrics.is_mode(mode):
         raise TuneError(f"best_so_far needs mode='min' or 'max', got {mode!r}")
     analysis = _as_analysis(analysis)
     points = _completion_order(analysis, metric, mode) if x == "trial" else _all_results(analysis, metric, x)
-    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
     best_x, best_y, best_name, best = [], [], [], None
     for xv, yv, name in points:
-        if _usable(yv) and (best is None or better(yv, best)):
+        if _usable(yv) and (best is None or metrics.is_better(yv, best, mode)):
             best = yv
         if best is not None:
             best_x.append(xv)

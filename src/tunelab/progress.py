@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from tunelab import metrics
 from tunelab.callback import Callback
 
 if TYPE_CHECKING:
@@ -135,9 +136,7 @@ def pretty_print(result: dict) -> str:
 
 def best_trial_line(trials: Iterable["Trial"], metric: str, mode: str) -> str | None:
     """`Current best trial: <name> with <metric>=<value>`, or None when no trial reported the metric."""
-    from tunelab.analysis import best_by_last_result  # analysis imports this module
-
-    found = best_by_last_result(trials, metric, mode)
+    found = metrics.best_of(((t, metrics.metric_number(t.last_result, metric)) for t in trials), mode)
     return f"Current best trial: {found[0]} with {metric}={found[1]:.6g}" if found else None
 
 
@@ -302,7 +301,7 @@ class _LiveView:
         lines += [f"Result logdir: {d}" for d in info.get("result_dirs", ())]
         if trials:
             lines.append(f"Number of trials: {trial_counts(trials)}")
-        if info.get("metric") and info.get("mode") in ("min", "max"):
+        if info.get("metric") and metrics.is_mode(info.get("mode")):
             lines.append(best_trial_line(trials, info["metric"], info["mode"]) or "")
         return [Text(line) for line in lines if line]
 

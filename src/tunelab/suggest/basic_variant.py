@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
-from tunelab.suggest.search import SearchAlgorithm, create_trial, drain_trials
+from tunelab.suggest.concurrency import LiveTrialCap
+from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.trial_factory import create_trial
+from tunelab.suggest.trial_source import drain_trials
 from tunelab.suggest.variant_generator import format_vars, resolved_variables
-from tunelab.validation import check_number
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -27,6 +29,8 @@ class BasicVariantGenerator(SearchAlgorithm):
 
     #: its progress is the number of trials it made, which the experiment journal records
     state_in_journal = True
+    #: every grid point times num_samples, of every experiment added
+    total_samples: int = 0
 
     def __init__(self, points_to_evaluate: list[dict] | None = None, random_state: Any = None,
                  constant_grid_search: bool = False, max_concurrent: int = 0):
@@ -39,19 +43,18 @@ class BasicVariantGenerator(SearchAlgorithm):
             raise TuneError(f"BasicVariantGenerator: the first argument must be points_to_evaluate (a list of config "
                             "dicts) or, in the pre-seed form, the experiments ({name: spec}, an Experiment or a list "
                             f"of them); got {points_to_evaluate!r}")
-        check_number("BasicVariantGenerator(max_concurrent=...)", max_concurrent, minimum=0, integer=True)
+        self._live_cap = LiveTrialCap(max_concurrent, "BasicVariantGenerator(max_concurrent=...)", allow_none=False)
         self._points = [dict(p) for p in (points_to_evaluate or [])]
         self._random = _make_random(random_state)
         self._initial_random_state = self._random.getstate()
         self._experiments: list[Experiment] = []
         self._constant_grid_search = constant_grid_search
-        self._max_concurrent = max_concurrent
         self._generators: list[Iterator[Trial]] = []
         self._counter = 0
         self._id_prefix = uuid.uuid4().hex[:5]
         self._live: set[str] = set()
         self._finished = False
-        self._trial_buffer: list = []
+        self._trial_buffer: list[Trial] | None = []
         self.total_samples = 0
         if experiments is not None:
             self.add_configurations(experiments)
@@ -93,7 +96,7 @@ class BasicVariantGenerator(SearchAlgorithm):
     def next_trial(self) -> "Trial | None":
         if self._trial_buffer:
             return self._trial_buffer.pop(0)
-        if self._max_concurrent and len(self._live) >= self._max_concurrent:
+        if self._live_cap.is_full(self._live):
             return None
         while self._generators:
             try:

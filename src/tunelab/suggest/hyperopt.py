@@ -11,6 +11,7 @@ from typing import Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.space import (
@@ -101,14 +102,13 @@ class HyperOptSearch(Searcher):
             metric, mode = reward_attr, "max"
         super().__init__(metric, mode)
         self._check_single_metric()
-        check_number("HyperOptSearch(max_concurrent=...)", max_concurrent, minimum=0, integer=True, allow_none=True)
         check_number("HyperOptSearch(n_initial_points=...)", n_initial_points, minimum=0, integer=True)
         check_number("HyperOptSearch(gamma=...)", gamma, above=0, maximum=1)
         check_number("HyperOptSearch(random_state_seed=...)", random_state_seed, integer=True, allow_none=True)
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"HyperOptSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
-        self._max_concurrent = max_concurrent or None
+        self._live_cap = LiveTrialCap(max_concurrent, "HyperOptSearch(max_concurrent=...)")
         self._points = copy.deepcopy(points_to_evaluate or [])
         self._rng = np.random.default_rng(random_state_seed)
         self._algo = partial(hyperopt.tpe.suggest, n_startup_jobs=n_initial_points, gamma=gamma)
@@ -185,14 +185,19 @@ class HyperOptSearch(Searcher):
         self._start()
         return True
 
+    @property
+    def _max_concurrent(self) -> int | None:
+        """The live-trial limit (None: no limit), under the attribute name earlier versions had."""
+        return self._live_cap.limit
+
     def set_max_concurrency(self, max_concurrent: int) -> bool:
-        self._max_concurrent = max_concurrent or None
+        self._live_cap.set_limit(max_concurrent)
         return True
 
     # -- ask and tell ------------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict | None:
         self._check_ready()
-        if self._max_concurrent is not None and len(self._live) >= self._max_concurrent:
+        if self._live_cap.is_full(self._live):
             return None
         if self._next_point < len(self._points):
             doc = self._find_doc(self._next_point)
@@ -228,7 +233,8 @@ class HyperOptSearch(Searcher):
             doc["state"] = hyperopt.JOB_STATE_DONE
             self._trials.refresh()
             return
-        loss = -values[0] if self.mode == "max" else values[0]
+        assert isinstance(self.mode, str)  # one metric (_check_single_metric), mode set (_check_ready)
+        loss = -metrics.score(values[0], self.mode)  # hyperopt minimises; score: higher is better
         doc["result"] = {"loss": loss, "status": hyperopt.STATUS_OK}
         doc["state"] = hyperopt.JOB_STATE_DONE
         self._trials.refresh()

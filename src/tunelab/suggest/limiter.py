@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.wrapper import WrapperSearcher
-from tunelab.validation import check_number
 
 
 class ConcurrencyLimiter(WrapperSearcher):
@@ -18,14 +18,24 @@ class ConcurrencyLimiter(WrapperSearcher):
 
     def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False):
         super().__init__(searcher)
-        check_number("ConcurrencyLimiter(max_concurrent=...)", max_concurrent, minimum=1, integer=True)
-        self.max_concurrent = max_concurrent
+        self._live_cap = LiveTrialCap(max_concurrent, "ConcurrencyLimiter(max_concurrent=...)", minimum=1,
+                                      allow_none=False)
         self.batch = batch
         self.live_trials: set[str] = set()
         self._cached: dict[str, tuple[dict | None, bool, bool]] = {}  # batch mode: id -> (result, error, early)
 
+    @property
+    def max_concurrent(self) -> int:
+        """How many of the wrapped searcher's trials may be live at once."""
+        assert self._live_cap.limit is not None  # minimum=1, None refused
+        return self._live_cap.limit
+
+    @max_concurrent.setter
+    def max_concurrent(self, value: int) -> None:
+        self._live_cap.set_limit(value)
+
     def suggest(self, trial_id: str) -> dict | str | None:
-        if len(self.live_trials) >= self.max_concurrent:
+        if self._live_cap.is_full(self.live_trials):
             return None
         suggestion = self.searcher.suggest(trial_id)
         if isinstance(suggestion, dict):

@@ -9,6 +9,7 @@ from typing import Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
 from tunelab.suggest.space import (
@@ -67,7 +68,6 @@ class OptunaSearch(Searcher):
         if points_to_evaluate is not None and (not isinstance(points_to_evaluate, list)
                                                or not all(isinstance(p, dict) for p in points_to_evaluate)):
             raise TuneError(f"OptunaSearch: points_to_evaluate must be a list of dicts, got {points_to_evaluate!r}")
-        check_number("OptunaSearch(max_concurrent=...)", max_concurrent, minimum=0, integer=True, allow_none=True)
         check_number("OptunaSearch(seed=...)", seed, integer=True, allow_none=True)
         if storage is not None and not isinstance(storage, (str, optuna.storages.BaseStorage)):
             raise TuneError(f"OptunaSearch: storage must be None, an RDB URL string (e.g. 'sqlite:///optuna.db') "
@@ -78,7 +78,7 @@ class OptunaSearch(Searcher):
         self._study_name = study_name if study_name is not None else (None if storage is None else "tunelab")
         self._sampler = sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed)
         self._points = copy.deepcopy(points_to_evaluate or [])
-        self._max_concurrent = max_concurrent or None
+        self._live_cap = LiveTrialCap(max_concurrent, "OptunaSearch(max_concurrent=...)")
         self._domains: dict[Path, Domain] | None = None  # tunelab domains ...
         self._template: dict = {}  # ... and the constants given with them
         self._native: dict[str, Any] | None = None  # or {label: optuna distribution}
@@ -125,13 +125,13 @@ class OptunaSearch(Searcher):
         return True
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
-        self._max_concurrent = max_concurrent or None
+        self._live_cap.set_limit(max_concurrent)
         return True
 
     # -- ask and tell ------------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict | None:
         study = self._ensure_study()
-        if self._max_concurrent is not None and len(self._live) >= self._max_concurrent:
+        if self._live_cap.is_full(self._live):
             return None
         if self._native is not None:
             trial = study.ask(fixed_distributions=self._native)
