@@ -347,10 +347,9 @@ def _load(path: str) -> ExperimentAnalysis:
 
 def _is_trial_dir(path: str) -> bool:
     """A folder the loggers wrote for one trial (so its parent is an experiment folder)."""
-    from tunelab.analysis import TRIAL_STATE_FILE
-    from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
+    from tunelab.storage.layout import TRIAL_FILES
 
-    return any(os.path.isfile(os.path.join(path, n)) for n in (RESULT_FILE, PARAMS_FILE, TRIAL_STATE_FILE))
+    return any(os.path.isfile(os.path.join(path, n)) for n in TRIAL_FILES)
 
 
 def _best_cell(analysis: ExperimentAnalysis, metric: str | None, mode: str | None) -> str:

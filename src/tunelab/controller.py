@@ -141,12 +141,20 @@ class Controller:
         if self.state is not None:
             self.state.after_add()
 
-    def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
-        """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
+    def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list,
+                       keepers: dict[str, CheckpointKeeper] | None = None) -> None:
+        """Take back the trials of a resumed experiment, the scheduler's state from `snapshot` and the
+        trials' checkpoint retention as journaled (`keepers`; pruned now, in case a kill came between a
+        checkpoint and the deletions it caused)."""
         for trial in trials:
             self._trials.append(trial)
             if not trial.is_finished():
                 self._live[trial.trial_id] = trial
+            keeper = (keepers or {}).get(trial.trial_id)
+            if keeper is not None:
+                self._prune_checkpoints(trial, keeper)
+                if not trial.is_finished():
+                    self._keepers[trial.trial_id] = keeper
         restore = getattr(self.scheduler, "restore_state", None)
         if snapshot and snapshot.get("scheduler") is not None and restore is not None:
             restore(snapshot["scheduler"], {t.trial_id: t for t in trials})
@@ -216,7 +224,7 @@ class Controller:
             self._exploited.add(trial.trial_id)
             self._changed = True
             if self.state is not None:
-                self.state.on_config(trial)
+                self.state.on_exploit(trial, checkpoint)
 
     def is_finished(self) -> bool:
         return not self._live and (self._stopped_all or self.search_alg.is_finished())
@@ -460,7 +468,7 @@ class Controller:
             trial.config, trial.experiment_tag = new_config, new_tag
             self._exploited.add(trial.trial_id)
             if self.state is not None:
-                self.state.on_config(trial)
+                self.state.on_exploit(trial, checkpoint)
             if decision == CONTINUE and self.executor.reset_trial(trial, new_config):
                 assert checkpoint.path is not None  # a trial's checkpoints are folders (Checkpoint.from_directory)
                 self.executor.restore_trial(trial, checkpoint.path)
@@ -561,10 +569,18 @@ class Controller:
         keeper = self._keepers.get(trial.trial_id)
         if keeper is None:
             keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
-        keeper.add(path, result)
-        if self.state is not None:
-            self.state.on_checkpoint(trial, path)
+        score = keeper.score(result)
+        keeper.add(path, score)
+        if self.state is not None:  # journaled before any older checkpoint is deleted
+            self.state.on_checkpoint(trial, path, score)
+        self._prune_checkpoints(trial, keeper)
         self.callbacks.on_checkpoint(self._iteration, self._trials, trial, trial.checkpoint)
+
+    def _prune_checkpoints(self, trial: Trial, keeper: CheckpointKeeper) -> None:
+        """Delete the checkpoints `keep_checkpoints_num` no longer keeps, and journal the deletions."""
+        deleted = keeper.prune()
+        if deleted and self.state is not None:
+            self.state.on_checkpoints_deleted(trial, deleted)
 
     # -- experiment-wide events --------------------------------------------------------------------
     def _run_commands(self) -> None:

@@ -3,6 +3,7 @@
 `from tunelab.result import TIMESTEPS_TOTAL` (2018: `from ray.tune.result import TIMESTEPS_TOTAL`).
 """
 from tunelab.experiment import resolve_local_dir
+from tunelab.storage.layout import PARAMS_FILE, PROGRESS_FILE, RESULT_FILE
 
 # (Optional/auto-filled) the trial is finished; filled in (False) when not reported
 DONE = "done"
@@ -37,8 +38,8 @@ ITERATIONS_SINCE_RESTORE = "iterations_since_restore"
 #: experiments read the variable again when they are built)
 DEFAULT_RESULTS_DIR = resolve_local_dir(None)
 
-# the files of every trial folder
-EXPR_PARAM_FILE = "params.json"
+# the files of every trial folder (their names live in tunelab.storage.layout)
+EXPR_PARAM_FILE = PARAMS_FILE
 EXPR_PARARM_FILE = EXPR_PARAM_FILE  # the seed's spelling
-EXPR_PROGRESS_FILE = "progress.csv"
-EXPR_RESULT_FILE = "result.json"
+EXPR_PROGRESS_FILE = PROGRESS_FILE
+EXPR_RESULT_FILE = RESULT_FILE

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.storage.layout import PROGRESS_FILE
 from tunelab.storage.lines import LineAppender
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
-PROGRESS_FILE = "progress.csv"
 _EXCLUDE = frozenset({"config"})
 
 

@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import dumps_params, dumps_result
+from tunelab.storage.layout import PARAMS_FILE, RESULT_FILE
 from tunelab.storage.lines import LineAppender, warn_skipped
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
-
-RESULT_FILE = "result.json"
-PARAMS_FILE = "params.json"
 
 
 class JsonLoggerCallback(TrialFileLogger[LineAppender]):

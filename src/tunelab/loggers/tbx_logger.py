@@ -22,6 +22,7 @@ import numpy as np
 
 from tunelab.loggers.base import TrialFileLogger
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.storage.layout import TB_EVENTS_PREFIX
 from tunelab.storage.lines import storage_error
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class _EventWriter:
 
         self._event_cls = Event
         self._crc = masked_crc32c
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
+        name = f"{TB_EVENTS_PREFIX}{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
         self._file = open(os.path.join(logdir, name), "ab")  # noqa: SIM115 - kept open until close()
         self._flush_secs = flush_secs
         self._next_flush = time.monotonic() + flush_secs
