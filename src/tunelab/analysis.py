@@ -19,12 +19,12 @@ import numpy as np
 from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
-from tunelab.progress import natural_key
 from tunelab.storage.layout import ERROR_FILE_PREFIX, ERROR_FILE_SUFFIX, PARAMS_FILE, RESULT_FILE, TRIAL_STATE_FILE
 from tunelab.storage.layout import TRIAL_FILES as _TRIAL_FILES
 from tunelab.storage.lines import read_last_result, warn_skipped
 from tunelab.trainable.checkpoint import Checkpoint, checkpoint_dir_iteration
 from tunelab.trial import Trial
+from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
     import pandas as pd

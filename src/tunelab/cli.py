@@ -365,7 +365,8 @@ def _best_cell(analysis: ExperimentAnalysis, metric: str | None, mode: str | Non
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from tunelab.analysis import ExperimentAnalysis
-    from tunelab.progress import natural_key, trial_counts
+    from tunelab.progress import trial_counts
+    from tunelab.trial_naming import natural_key
 
     root = os.path.abspath(os.path.expanduser(args.results_dir or default_results_dir()))
     if not os.path.isdir(root):

@@ -9,7 +9,6 @@ blocks at verbose >= 2.
 from __future__ import annotations
 
 import heapq
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tunelab.callback import Callback
+from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -27,7 +27,6 @@ __all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
 
 MAX_DEBUG_TRIALS = 20
 DEFAULT_METRICS = (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc"))
-_DIGITS = re.compile(r"([0-9]+)")
 
 
 # -- choosing the trials to show ---------------------------------------------------------------------
@@ -38,16 +37,6 @@ class Section(NamedTuple):
     head: list
     hidden: int
     tail: list
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders digit runs as numbers: "2" before "10"."""
-    parts: list = _DIGITS.split(text)
-    for i in range(1, len(parts), 2):
-        parts[i] = int(parts[i])
-    for i in range(0, len(parts), 2):
-        parts[i] = parts[i].lower()
-    return parts
 
 
 def _fair_limits(counts: dict[str, int], max_trials: int) -> dict[str, int]:
@@ -135,7 +124,7 @@ def pretty_print(result: dict) -> str:
 
 def best_trial_line(trials: Iterable["Trial"], metric: str, mode: str) -> str | None:
     """`Current best trial: <name> with <metric>=<value>`, or None when no trial reported the metric."""
-    from tunelab.analysis import best_by_last_result  # analysis imports this module
+    from tunelab.analysis import best_by_last_result  # lazily: analysis imports numpy
 
     found = best_by_last_result(trials, metric, mode)
     return f"Current best trial: {found[0]} with {metric}={found[1]:.6g}" if found else None
