@@ -20,7 +20,9 @@ from tunelab.execution.channel import Channel
 REPLY_SPIN_S = float(os.environ.get("TUNELAB_REPLY_SPIN_S", "0.0002"))
 
 
-class _Worker:
+class _WorkerLoop:
+    """The loop inside a worker process: runs the driver's commands for one trial at a time."""
+
     def __init__(self, conn: Channel):
         self.conn = conn
         self.trainables: dict[str, Any] = {}
@@ -230,7 +232,7 @@ def main(argv: list[str]) -> None:
     conn = Channel(socket.socket(fileno=fd))
     os.environ["TUNELAB_WORKER"] = "1"
     try:
-        _Worker(conn).serve()
+        _WorkerLoop(conn).serve()
     except (_Exit, KeyboardInterrupt):
         pass
     finally:
