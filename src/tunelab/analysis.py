@@ -19,6 +19,7 @@ import numpy as np
 from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.result_keys import CONFIG, TRIAL_ID
 from tunelab.storage.layout import ERROR_FILE_PREFIX, ERROR_FILE_SUFFIX, PARAMS_FILE, RESULT_FILE, TRIAL_STATE_FILE
 from tunelab.storage.layout import TRIAL_FILES as _TRIAL_FILES
 from tunelab.storage.lines import read_last_result, warn_skipped
@@ -90,7 +91,7 @@ def _load_trial(logdir: str, names: set[str]) -> Trial:
     state = _read_json(os.path.join(logdir, TRIAL_STATE_FILE)) if TRIAL_STATE_FILE in names else {}
     params = _read_json(os.path.join(logdir, PARAMS_FILE)) if PARAMS_FILE in names else {}
     last = read_last_result(os.path.join(logdir, RESULT_FILE)) if RESULT_FILE in names else {}
-    config = params if PARAMS_FILE in names else last.get("config") or {}
+    config = params if PARAMS_FILE in names else last.get(CONFIG) or {}
     folder = os.path.basename(logdir)
     trial_id = str(state.get("trial_id") or last.get("trial_id") or folder.rsplit("_", 1)[-1])
     suffix = "_" + trial_id
@@ -292,10 +293,10 @@ class ExperimentAnalysis:
     def _row(self, trial: Trial, result: dict) -> dict[str, Any]:
         """A dataframe row: the flattened result, `config/<key>` columns (the config the result was
         produced with, which PBT may have changed since), `trial_id` and `logdir`."""
-        config = result.get("config")
-        row = flatten_dict(result, exclude=("config",))
+        config = result.get(CONFIG)
+        row = flatten_dict(result, exclude=(CONFIG,))
         row.update(flatten_dict(config if isinstance(config, dict) else trial.config or {}, prefix="config/"))
-        row["trial_id"] = trial.trial_id
+        row[TRIAL_ID] = trial.trial_id
         row["logdir"] = trial.logdir
         return row
 

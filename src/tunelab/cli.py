@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._version import __version__
 from tunelab.error import TuneError
+from tunelab.result_keys import EPISODE_REWARD_MEAN, MEAN_ACCURACY, MEAN_LOSS
 
 if TYPE_CHECKING:
     from tunelab.analysis import ExperimentAnalysis
@@ -32,7 +33,7 @@ __all__ = ["main", "load_spec", "convert_config", "guess_metric", "build_parser"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: the seed's metrics, tried in this order when no --metric is given, with their direction
-SEED_METRICS = (("mean_accuracy", "max"), ("mean_loss", "min"), ("episode_reward_mean", "max"))
+SEED_METRICS = ((MEAN_ACCURACY, "max"), (MEAN_LOSS, "min"), (EPISODE_REWARD_MEAN, "max"))
 
 #: `{"<name>": [args...]}` or `{"<name>": {kwargs}}` in a spec's config becomes `tunelab.<name>(...)`
 DOMAIN_FORMS = (

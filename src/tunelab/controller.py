@@ -20,6 +20,7 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
 from tunelab.resources import Resources
+from tunelab.result_keys import CONFIG, DONE, TRAINING_ITERATION
 from tunelab.schedulers.trial_scheduler import TrialScheduler
 from tunelab.stopper import Stopper
 from tunelab.storage.lines import storage_error
@@ -367,7 +368,7 @@ class Controller:
     def _forget_unsaved_results(self, trial: Trial, restore: str | None) -> None:
         """A trial restarting from an older checkpoint (or from scratch) will report those iterations
         again: loggers drop what they logged after the checkpoint, so the history has no duplicates."""
-        logged = trial.last_result.get("training_iteration") if trial.last_result else None
+        logged = trial.last_result.get(TRAINING_ITERATION) if trial.last_result else None
         if not logged or trial.trial_id in self._exploited:
             self._exploited.discard(trial.trial_id)
             return
@@ -391,7 +392,7 @@ class Controller:
             return
         if event.kind == P.RESULT:
             result, checkpoint_path = event.payload
-            result["config"] = trial.config
+            result[CONFIG] = trial.config
             self._on_result(trial, result, checkpoint_path)
         elif event.kind == P.FINISHED:
             self._on_finished(trial)
@@ -457,7 +458,7 @@ class Controller:
         except Exception as exc:
             raise TuneError(
                 f"The stop criteria of trial {trial} raised {exc!r} on its result at training_iteration "
-                f"{result.get('training_iteration')}. The experiment state is saved: fix the stop function and "
+                f"{result.get(TRAINING_ITERATION)}. The experiment state is saved: fix the stop function and "
                 "run again with resume=True and the fixed stop=."
             ) from exc
 
@@ -524,7 +525,7 @@ class Controller:
             trial.best_checkpoint = keeper.best()
 
     def _on_finished(self, trial: Trial) -> None:
-        result = dict(trial.last_result, done=True) if trial.last_result else {"done": True}
+        result = dict(trial.last_result, done=True) if trial.last_result else {DONE: True}
         trial.last_result = result
         self._current = trial
         try:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tunelab.callback import Callback
+from tunelab.result_keys import CONFIG, DONE, EPISODE_REWARD_MEAN, MEAN_ACCURACY, MEAN_LOSS, TIME_TOTAL_S, TRAINING_ITERATION
 from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
 
 MAX_DEBUG_TRIALS = 20
-DEFAULT_METRICS = (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc"))
+DEFAULT_METRICS = ((EPISODE_REWARD_MEAN, "rew"), (MEAN_LOSS, "loss"), (MEAN_ACCURACY, "acc"))
 
 
 # -- choosing the trials to show ---------------------------------------------------------------------
@@ -118,7 +119,7 @@ def pretty_print(result: dict) -> str:
 
     from tunelab.loggers.encoding import dumps_result
 
-    cleaned = {k: v for k, v in result.items() if k != "config" and v is not None}
+    cleaned = {k: v for k, v in result.items() if k != CONFIG and v is not None}
     return yaml.safe_dump(json.loads(dumps_result(cleaned)), default_flow_style=False)
 
 
@@ -217,7 +218,7 @@ class ProgressReporter(Callback):
         if self.verbose >= 2:
             now = time.monotonic()
             last = self._last_result_print.get(trial.trial_id, float("-inf"))
-            if self.verbose >= 3 or result.get("done") or now - last >= self.result_interval_s:
+            if self.verbose >= 3 or result.get(DONE) or now - last >= self.result_interval_s:
                 self._last_result_print[trial.trial_id] = now
                 self._emit(f"Result for {trial}:\n{pretty_print(result)}")
         if self._view is not None:
@@ -322,11 +323,11 @@ class _LiveView:
 
 def _row(trial: "Trial", metrics: list[tuple[str, str]]) -> list[str]:
     result = trial.last_result
-    time_total = result.get("time_total_s")
+    time_total = result.get(TIME_TOTAL_S)
     return [
         str(trial),
         trial.status,
-        _fmt(result.get("training_iteration")),
+        _fmt(result.get(TRAINING_ITERATION)),
         f"{time_total:.1f}" if isinstance(time_total, (int, float)) else "",
         *(_fmt(result.get(key)) for key, _ in metrics),
     ]

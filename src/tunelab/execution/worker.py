@@ -14,6 +14,7 @@ from typing import Any
 
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
+from tunelab.result_keys import CONFIG
 
 #: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
 #: trial's own CPU, which is otherwise idle while it waits)
@@ -70,7 +71,7 @@ class _WorkerLoop:
     def _send_result(self, trial_id: str, result: dict, checkpoint_path: str | None) -> None:
         """The driver knows the config (which may not even pickle by reference): it puts it back.
         `result` is the worker's own fresh dict (train() and report() copy what the user returned)."""
-        result.pop("config", None)
+        result.pop(CONFIG, None)
         self._send(P.RESULT, trial_id, result, checkpoint_path)
 
     def _load_trainable(self, payload: dict) -> Any:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
+from tunelab.result_keys import TRAINING_ITERATION
 from tunelab.storage import layout
 from tunelab.storage.journal import Journal, corrupt, decode, encode
 from tunelab.storage.layout import EVENT
@@ -100,7 +101,7 @@ def _rebuild_keeper(trial: Trial, retained: list[tuple[float | None, str]]) -> C
             continue
         if score is None:
             iteration = read_checkpoint_metadata(path).get("iteration")
-            score = keeper.score({keeper.score_attr: iteration}) if keeper.score_attr == "training_iteration" \
+            score = keeper.score({keeper.score_attr: iteration}) if keeper.score_attr == TRAINING_ITERATION \
                 else float("-inf")
         kept.append((float(score), path))
     keeper.restore(kept)

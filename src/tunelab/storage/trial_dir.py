@@ -7,6 +7,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from tunelab import metrics
+from tunelab.result_keys import TRAINING_ITERATION
 from tunelab.storage.layout import ERROR_FILE, TRIAL_STATE_FILE
 from tunelab.trainable.checkpoint import Checkpoint
 
@@ -66,7 +67,7 @@ class CheckpointKeeper:
 
     def __init__(self, keep: int | None, score_attr: str | None):
         self.keep = keep
-        self.score_attr = score_attr or "training_iteration"
+        self.score_attr = score_attr or TRAINING_ITERATION
         self.mode_min = self.score_attr.startswith("min-")
         if self.mode_min:
             self.score_attr = self.score_attr[4:]
