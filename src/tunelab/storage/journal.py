@@ -1,8 +1,10 @@
 """The experiment journal: an append-only JSON-lines log of trial events plus an atomic snapshot of the
 search algorithm's and scheduler's state, in `<experiment dir>/.tunelab/`.
 
-Appending one line per trial event (added, started, paused, checkpointed, failed, finished) costs O(1)
-and never rewrites earlier state; results themselves live in each trial's `result.json`. A kill at any
+Appending one line per trial event (added, started, paused, checkpointed, checkpoint deleted, exploited,
+failed, finished) costs O(1) and never rewrites earlier state; results themselves live in each trial's
+`result.json`. The file names and the events' schema (versioned, named fields; older journals' lines are
+translated on read) are in `tunelab.storage.layout`. A kill at any
 byte leaves a journal whose last line may be torn: `read()` skips it (with a warning) and `open()` cuts
 it off before appending (see `tunelab.storage.lines`). Anything else that does not parse — an empty
 journal, a garbage line, a missing or unreadable snapshot — is corruption: a `TuneError` names the file
