@@ -202,7 +202,7 @@ def test_import_is_light():
 
 def test_gpu_detection_falls_back_to_nvidia_smi(tmp_path, monkeypatch):
     """Where the driver's /proc folder is hidden (some VMs), the GPUs that `nvidia-smi -L` lists count."""
-    from tunelab.execution import resources
+    from tunelab.execution import resource_pool as resources
 
     if os.path.isdir("/proc/driver/nvidia/gpus"):
         pytest.skip("this machine has the driver's /proc folder: the fallback is not reached")

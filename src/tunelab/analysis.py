@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
-from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
-from tunelab.progress import natural_key
-from tunelab.storage.lines import warn_skipped
+from tunelab.result_keys import CONFIG, TRIAL_ID
+from tunelab.storage.layout import ERROR_FILE_PREFIX, ERROR_FILE_SUFFIX, PARAMS_FILE, RESULT_FILE, TRIAL_STATE_FILE
+from tunelab.storage.layout import TRIAL_FILES as _TRIAL_FILES
+from tunelab.storage.lines import read_last_result, warn_skipped
 from tunelab.trainable.checkpoint import Checkpoint, checkpoint_dir_iteration
 from tunelab.trial import Trial
+from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ExperimentAnalysis", "best_by_last_result", "load_trials"]
 
-TRIAL_STATE_FILE = "trial_state.json"
-_TRIAL_FILES = frozenset({RESULT_FILE, PARAMS_FILE, TRIAL_STATE_FILE})
 _SCOPE = re.compile(r"^(last|all|last-([1-9][0-9]*)-avg)$")
 
 
@@ -65,7 +65,7 @@ def _load_trial(logdir: str, names: set[str]) -> Trial:
     state = _read_json(os.path.join(logdir, TRIAL_STATE_FILE)) if TRIAL_STATE_FILE in names else {}
     params = _read_json(os.path.join(logdir, PARAMS_FILE)) if PARAMS_FILE in names else {}
     last = read_last_result(os.path.join(logdir, RESULT_FILE)) if RESULT_FILE in names else {}
-    config = params if PARAMS_FILE in names else last.get("config") or {}
+    config = params if PARAMS_FILE in names else last.get(CONFIG) or {}
     folder = os.path.basename(logdir)
     trial_id = str(state.get("trial_id") or last.get("trial_id") or folder.rsplit("_", 1)[-1])
     suffix = "_" + trial_id
@@ -74,7 +74,7 @@ def _load_trial(logdir: str, names: set[str]) -> Trial:
                   local_dir=os.path.dirname(logdir))
     trial.logdir = logdir
     trial.last_result = last
-    error_files = sorted(n for n in names if n.startswith("error") and n.endswith(".txt"))
+    error_files = sorted(n for n in names if n.startswith(ERROR_FILE_PREFIX) and n.endswith(ERROR_FILE_SUFFIX))
     error_file = state.get("error_file") or (error_files[-1] if error_files else None)
     trial.error_file = os.path.join(logdir, error_file) if error_file else None
     trial.status = state.get("status") or (Trial.ERROR if error_files else Trial.TERMINATED)
@@ -91,38 +91,6 @@ def _read_json(path: str) -> dict:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def read_last_result(path: str, block: int = 4096) -> dict:
-    """The last complete JSON object line of a result.json, reading only the end of the file. Lines it
-    has to skip (torn by a kill, unreadable) are reported with a warning."""
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below
-    except OSError:
-        return {}
-    skipped = 0
-    with f:
-        size = f.seek(0, os.SEEK_END)
-        while True:
-            start = max(0, size - block)
-            f.seek(start)
-            lines = f.read(size - start).split(b"\n")
-            skipped = 0
-            for line in reversed(lines[1:] if start else lines):
-                if line.strip():
-                    try:
-                        value = json.loads(line)
-                    except ValueError:  # UnicodeDecodeError included
-                        skipped += 1
-                        continue
-                    if isinstance(value, dict):
-                        warn_skipped(path, skipped, "torn or unreadable, after the last result")
-                        return value
-                    skipped += 1
-            if start == 0:
-                warn_skipped(path, skipped, "torn or unreadable")
-                return {}
-            block *= 4
 
 
 def read_results(path: str) -> list[dict]:
@@ -299,10 +267,10 @@ class ExperimentAnalysis:
     def _row(self, trial: Trial, result: dict) -> dict[str, Any]:
         """A dataframe row: the flattened result, `config/<key>` columns (the config the result was
         produced with, which PBT may have changed since), `trial_id` and `logdir`."""
-        config = result.get("config")
-        row = flatten_dict(result, exclude=("config",))
+        config = result.get(CONFIG)
+        row = flatten_dict(result, exclude=(CONFIG,))
         row.update(flatten_dict(config if isinstance(config, dict) else trial.config or {}, prefix="config/"))
-        row["trial_id"] = trial.trial_id
+        row[TRIAL_ID] = trial.trial_id
         row["logdir"] = trial.logdir
         return row
 

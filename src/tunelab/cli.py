@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tunelab._version import __version__
 from tunelab.error import TuneError
 from tunelab.metrics import MODES
+from tunelab.result_keys import EPISODE_REWARD_MEAN, MEAN_ACCURACY, MEAN_LOSS
 
 if TYPE_CHECKING:
     from tunelab.analysis import ExperimentAnalysis
@@ -33,7 +34,7 @@ __all__ = ["main", "load_spec", "convert_config", "guess_metric", "build_parser"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: the seed's metrics, tried in this order when no --metric is given, with their direction
-SEED_METRICS = (("mean_accuracy", "max"), ("mean_loss", "min"), ("episode_reward_mean", "max"))
+SEED_METRICS = ((MEAN_ACCURACY, "max"), (MEAN_LOSS, "min"), (EPISODE_REWARD_MEAN, "max"))
 
 #: `{"<name>": [args...]}` or `{"<name>": {kwargs}}` in a spec's config becomes `tunelab.<name>(...)`
 DOMAIN_FORMS = (
@@ -348,10 +349,9 @@ def _load(path: str) -> ExperimentAnalysis:
 
 def _is_trial_dir(path: str) -> bool:
     """A folder the loggers wrote for one trial (so its parent is an experiment folder)."""
-    from tunelab.analysis import TRIAL_STATE_FILE
-    from tunelab.loggers.json_logger import PARAMS_FILE, RESULT_FILE
+    from tunelab.storage.layout import TRIAL_FILES
 
-    return any(os.path.isfile(os.path.join(path, n)) for n in (RESULT_FILE, PARAMS_FILE, TRIAL_STATE_FILE))
+    return any(os.path.isfile(os.path.join(path, n)) for n in TRIAL_FILES)
 
 
 def _best_cell(analysis: ExperimentAnalysis, metric: str | None, mode: str | None) -> str:
@@ -367,7 +367,8 @@ def _best_cell(analysis: ExperimentAnalysis, metric: str | None, mode: str | Non
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from tunelab.analysis import ExperimentAnalysis
-    from tunelab.progress import natural_key, trial_counts
+    from tunelab.progress import trial_counts
+    from tunelab.trial_naming import natural_key
 
     root = os.path.abspath(os.path.expanduser(args.results_dir or default_results_dir()))
     if not os.path.isdir(root):

@@ -23,6 +23,7 @@ from tunelab.execution import protocol as P
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, WorkerDied
 from tunelab.metrics import BadMetricError
 from tunelab.resources import Resources
+from tunelab.result_keys import CONFIG, DONE, TRAINING_ITERATION
 from tunelab.schedulers.actions import (
     Action,
     Continue,
@@ -165,14 +166,22 @@ class Controller:
         if self.state is not None:
             self.state.after_add()
 
-    def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list) -> None:
-        """Take back the trials of a resumed experiment, and the scheduler's state from `snapshot`."""
+    def restore_trials(self, trials: list[Trial], snapshot: dict | None, finished_since: list,
+                       keepers: dict[str, CheckpointKeeper] | None = None) -> None:
+        """Take back the trials of a resumed experiment, the scheduler's state from `snapshot` and the
+        trials' checkpoint retention as journaled (`keepers`; pruned now, in case a kill came between a
+        checkpoint and the deletions it caused)."""
         for trial in trials:
             self._publish(trial)
             self._trials.append(trial)
             self._by_id.setdefault(trial.trial_id, trial)
             if not trial.is_finished():
                 self._live[trial.trial_id] = trial
+            keeper = (keepers or {}).get(trial.trial_id)
+            if keeper is not None:
+                self._prune_checkpoints(trial, keeper)
+                if not trial.is_finished():
+                    self._keepers[trial.trial_id] = keeper
         if snapshot and snapshot.get("scheduler") is not None:
             self.scheduler.restore_state(snapshot["scheduler"], {t.trial_id: t for t in trials})
         else:
@@ -263,7 +272,7 @@ class Controller:
                 else:
                     assert isinstance(exploit.checkpoint, Checkpoint)  # made concrete by _resolve
                     trial.config, trial.experiment_tag, trial.checkpoint = exploit.new_config, exploit.new_tag, exploit.checkpoint
-                    self._on_exploited(trial)
+                    self._on_exploited(trial, exploit.checkpoint)
         return own_exploit
 
     def _resolve(self, exploit: Exploit) -> Exploit | None:
@@ -279,12 +288,12 @@ class Controller:
             return None
         return Exploit(exploit.trial_id, exploit.new_config, exploit.new_tag, saved)
 
-    def _on_exploited(self, trial: Trial) -> None:
+    def _on_exploited(self, trial: Trial, checkpoint: Checkpoint) -> None:
         self._publish(trial)
         self._exploited.add(trial.trial_id)
         self._changed = True
         if self.state is not None:
-            self.state.on_config(trial)
+            self.state.on_exploit(trial, checkpoint)
 
     def is_finished(self) -> bool:
         return not self._live and (self._stopped_all or self.search_alg.is_finished())
@@ -427,7 +436,7 @@ class Controller:
     def _forget_unsaved_results(self, trial: Trial, restore: str | None) -> None:
         """A trial restarting from an older checkpoint (or from scratch) will report those iterations
         again: loggers drop what they logged after the checkpoint, so the history has no duplicates."""
-        logged = trial.last_result.get("training_iteration") if trial.last_result else None
+        logged = trial.last_result.get(TRAINING_ITERATION) if trial.last_result else None
         if not logged or trial.trial_id in self._exploited:
             self._exploited.discard(trial.trial_id)
             return
@@ -452,7 +461,7 @@ class Controller:
             return
         if event.kind == P.RESULT:
             result, checkpoint_path = event.payload
-            result["config"] = trial.config
+            result[CONFIG] = trial.config
             self._on_result(trial, result, checkpoint_path)
         elif event.kind == P.FINISHED:
             self._on_finished(trial)
@@ -520,7 +529,7 @@ class Controller:
         except Exception as exc:
             raise TuneError(
                 f"The stop criteria of trial {trial} raised {exc!r} on its result at training_iteration "
-                f"{result.get('training_iteration')}. The experiment state is saved: fix the stop function and "
+                f"{result.get(TRAINING_ITERATION)}. The experiment state is saved: fix the stop function and "
                 "run again with resume=True and the fixed stop=."
             ) from exc
 
@@ -530,7 +539,7 @@ class Controller:
             new_config, new_tag, checkpoint = exploit.new_config, exploit.new_tag, exploit.checkpoint
             assert isinstance(checkpoint, Checkpoint)  # resolved by _apply
             trial.config, trial.experiment_tag = new_config, new_tag
-            self._on_exploited(trial)
+            self._on_exploited(trial, checkpoint)
             continues = isinstance(decision, Continue)
             if continues and self.executor.reset_trial(trial, new_config):
                 assert checkpoint.path is not None  # a trial's checkpoints are folders (Checkpoint.from_directory)
@@ -589,7 +598,7 @@ class Controller:
             trial.best_checkpoint = keeper.best()
 
     def _on_finished(self, trial: Trial) -> None:
-        result = dict(trial.last_result, done=True) if trial.last_result else {"done": True}
+        result = dict(trial.last_result, done=True) if trial.last_result else {DONE: True}
         trial.last_result = result
         try:
             _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
@@ -634,10 +643,18 @@ class Controller:
         keeper = self._keepers.get(trial.trial_id)
         if keeper is None:
             keeper = self._keepers[trial.trial_id] = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
-        keeper.add(path, result)
-        if self.state is not None:
-            self.state.on_checkpoint(trial, path)
+        score = keeper.score(result)
+        keeper.add(path, score)
+        if self.state is not None:  # journaled before any older checkpoint is deleted
+            self.state.on_checkpoint(trial, path, score)
+        self._prune_checkpoints(trial, keeper)
         self.callbacks.on_checkpoint(self._iteration, self._trials, trial, trial.checkpoint)
+
+    def _prune_checkpoints(self, trial: Trial, keeper: CheckpointKeeper) -> None:
+        """Delete the checkpoints `keep_checkpoints_num` no longer keeps, and journal the deletions."""
+        deleted = keeper.prune()
+        if deleted and self.state is not None:
+            self.state.on_checkpoints_deleted(trial, deleted)
 
     # -- experiment-wide events --------------------------------------------------------------------
     def _run_commands(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.result_keys import CONFIG, TIME_TOTAL_S, TIMESTAMP, TRAINING_ITERATION
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -51,7 +52,7 @@ def _reported_numbers(analysis: "ExperimentAnalysis") -> str:
     """`numeric result keys: [...]`, for error messages that name what could be plotted instead."""
     from tunelab.loggers.encoding import flatten_dict
 
-    keys = {k for t in analysis.trials for k, v in flatten_dict(t.last_result or {}, exclude=("config",)).items()
+    keys = {k for t in analysis.trials for k, v in flatten_dict(t.last_result or {}, exclude=(CONFIG,)).items()
             if _number(v) is not None}
     return f"numeric result keys: {sorted(keys)}"
 
@@ -139,7 +140,7 @@ def _points(results: Iterable[dict], x: str, metric: str) -> tuple[list[float], 
 
 
 def learning_curves(
-    analysis: "ExperimentAnalysis | str | os.PathLike", metric: str, x: str = "training_iteration"
+    analysis: "ExperimentAnalysis | str | os.PathLike", metric: str, x: str = TRAINING_ITERATION
 ) -> "go.Figure":
     """`metric` against `x` (a result key), one line per trial, from every result of each trial."""
     go = _go()
@@ -165,7 +166,7 @@ def _completion_order(analysis: "ExperimentAnalysis", metric: str, mode: str) ->
     for order, trial in enumerate(analysis.trials):
         best = best_result(analysis.history(trial), metric, mode)
         if best is not None:
-            stamp = metric_number(trial.last_result, "timestamp")
+            stamp = metric_number(trial.last_result, TIMESTAMP)
             scored.append((stamp if stamp is not None else math.inf, order, best[1], str(trial)))
     scored.sort()
     return [(float(i + 1), value, name) for i, (_, _, value, name) in enumerate(scored)]
@@ -177,14 +178,14 @@ def _all_results(analysis: "ExperimentAnalysis", metric: str, x: str) -> list[tu
     for trial in analysis.trials:
         xs, ys = _points(analysis.history(trial), x, metric)
         points += [(xv, yv, str(trial)) for xv, yv in zip(xs, ys)]
-    if x == "timestamp" and points:
+    if x == TIMESTAMP and points:
         start = min(p[0] for p in points)
         points = [(xv - start, yv, name) for xv, yv, name in points]
     return sorted(points, key=lambda p: p[0])
 
 
 def best_so_far(
-    analysis: "ExperimentAnalysis | str | os.PathLike", metric: str, mode: str, x: str = "time_total_s"
+    analysis: "ExperimentAnalysis | str | os.PathLike", metric: str, mode: str, x: str = TIME_TOTAL_S
 ) -> "go.Figure":
     """The best `metric` value found so far, as a step line over every result.
 
@@ -212,7 +213,7 @@ def best_so_far(
     fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name="results",
                              text=[p[2] for p in points], marker={"size": 5, "opacity": 0.4}))
     fig.add_trace(go.Scatter(x=best_x, y=best_y, mode="lines", line_shape="hv", name=f"best {metric} ({mode})"))
-    x_title = {"trial": "trials finished", "timestamp": "seconds since the first result"}.get(x, x)
+    x_title = {"trial": "trials finished", TIMESTAMP: "seconds since the first result"}.get(x, x)
     fig.update_layout(title=f"best {metric} so far ({mode})", xaxis_title=x_title, yaxis_title=metric)
     return fig
 

@@ -9,7 +9,6 @@ blocks at verbose >= 2.
 from __future__ import annotations
 
 import heapq
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tunelab import metrics
 from tunelab.callback import Callback
+from tunelab.result_keys import CONFIG, DONE, EPISODE_REWARD_MEAN, MEAN_ACCURACY, MEAN_LOSS, TIME_TOTAL_S, TRAINING_ITERATION
+from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
 
 MAX_DEBUG_TRIALS = 20
-DEFAULT_METRICS = (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc"))
-_DIGITS = re.compile(r"([0-9]+)")
+DEFAULT_METRICS = ((EPISODE_REWARD_MEAN, "rew"), (MEAN_LOSS, "loss"), (MEAN_ACCURACY, "acc"))
 
 
 # -- choosing the trials to show ---------------------------------------------------------------------
@@ -39,16 +39,6 @@ class Section(NamedTuple):
     head: list
     hidden: int
     tail: list
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders digit runs as numbers: "2" before "10"."""
-    parts: list = _DIGITS.split(text)
-    for i in range(1, len(parts), 2):
-        parts[i] = int(parts[i])
-    for i in range(0, len(parts), 2):
-        parts[i] = parts[i].lower()
-    return parts
 
 
 def _fair_limits(counts: dict[str, int], max_trials: int) -> dict[str, int]:
@@ -130,7 +120,7 @@ def pretty_print(result: dict) -> str:
 
     from tunelab.loggers.encoding import dumps_result
 
-    cleaned = {k: v for k, v in result.items() if k != "config" and v is not None}
+    cleaned = {k: v for k, v in result.items() if k != CONFIG and v is not None}
     return yaml.safe_dump(json.loads(dumps_result(cleaned)), default_flow_style=False)
 
 
@@ -227,7 +217,7 @@ class ProgressReporter(Callback):
         if self.verbose >= 2:
             now = time.monotonic()
             last = self._last_result_print.get(trial.trial_id, float("-inf"))
-            if self.verbose >= 3 or result.get("done") or now - last >= self.result_interval_s:
+            if self.verbose >= 3 or result.get(DONE) or now - last >= self.result_interval_s:
                 self._last_result_print[trial.trial_id] = now
                 self._emit(f"Result for {trial}:\n{pretty_print(result)}")
         if self._view is not None:
@@ -332,11 +322,11 @@ class _LiveView:
 
 def _row(trial: "Trial", metrics: list[tuple[str, str]]) -> list[str]:
     result = trial.last_result
-    time_total = result.get("time_total_s")
+    time_total = result.get(TIME_TOTAL_S)
     return [
         str(trial),
         trial.status,
-        _fmt(result.get("training_iteration")),
+        _fmt(result.get(TRAINING_ITERATION)),
         f"{time_total:.1f}" if isinstance(time_total, (int, float)) else "",
         *(_fmt(result.get(key)) for key, _ in metrics),
     ]

@@ -1,4 +1,5 @@
-"""Per-trial resource requests (`Resources`) and their validation."""
+"""What one trial requests (`Resources`) and its validation. (The pool a machine offers, and the accounting
+of it, is `tunelab.execution.resource_pool`.)"""
 from __future__ import annotations
 
 from collections.abc import Mapping

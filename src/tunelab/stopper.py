@@ -8,6 +8,7 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import as_number, require_number
+from tunelab.result_keys import CONFIG, TRAINING_ITERATION
 
 
 class Stopper:
@@ -41,7 +42,7 @@ class MaximumIterationStopper(Stopper):
         self._max_iter = max_iter
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        return result.get("training_iteration", 0) >= self._max_iter
+        return result.get(TRAINING_ITERATION, 0) >= self._max_iter
 
 
 class TimeoutStopper(Stopper):
@@ -158,7 +159,7 @@ class DictStopper(Stopper):
             if key not in result:
                 raise TuneError(
                     f"Stopping criterion {key!r} was not provided in the result of trial {trial_id}; "
-                    f"it reported: {sorted(k for k in result if k != 'config')}"
+                    f"it reported: {sorted(k for k in result if k != CONFIG)}"
                 )
             value = result[key]
             if value is not None and require_number(value, key, f"stop criterion {key!r}") >= threshold:

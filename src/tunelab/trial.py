@@ -9,6 +9,16 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.experiment import resolve_local_dir
 from tunelab.resources import Resources
+from tunelab.result_keys import (
+    DONE,
+    EPISODE_REWARD_MEAN,
+    MEAN_ACCURACY,
+    MEAN_LOSS,
+    PID,
+    TIME_TOTAL_S,
+    TIMESTEPS_TOTAL,
+    TRAINING_ITERATION,
+)
 from tunelab.stopper import Stopper, make_stopper
 from tunelab.trainable.checkpoint import Checkpoint
 
@@ -100,20 +110,20 @@ class Trial:
 
     def should_stop(self, result: dict) -> bool:
         """True when the result is final: `done`, or a stop criterion is met (TuneError if one is not reported)."""
-        if result.get("done"):
+        if result.get(DONE):
             return True
         return self.stopper is not None and self.stopper(self.trial_id, result)
 
     def should_checkpoint(self) -> bool:
         """True when `checkpoint_freq` says the latest result must be followed by a checkpoint."""
-        iteration = self.last_result.get("training_iteration")
+        iteration = self.last_result.get(TRAINING_ITERATION)
         if not self.checkpoint_freq or not iteration:
             return False
         return iteration % self.checkpoint_freq == 0
 
     def update_last_result(self, result: dict, terminate: bool = False) -> None:
         if terminate:
-            result["done"] = True
+            result[DONE] = True
         self.last_result = result
 
     # -- the seed's hand-driven lifecycle -----------------------------------------------------------
@@ -212,16 +222,16 @@ class Trial:
         result = self.last_result
         if not result:
             return parts[0]
-        if "pid" in result:
-            parts[0] += f" [pid={result['pid']}]"
+        if PID in result:
+            parts[0] += f" [pid={result[PID]}]"
         pieces = []
-        if result.get("time_total_s") is not None:
-            pieces.append(f"{int(result['time_total_s'])} s")
-        if result.get("training_iteration") is not None:
-            pieces.append(f"{result['training_iteration']} iter")
-        if result.get("timesteps_total") is not None:
-            pieces.append(f"{result['timesteps_total']} ts")
-        for key, label in (("episode_reward_mean", "rew"), ("mean_loss", "loss"), ("mean_accuracy", "acc")):
+        if result.get(TIME_TOTAL_S) is not None:
+            pieces.append(f"{int(result[TIME_TOTAL_S])} s")
+        if result.get(TRAINING_ITERATION) is not None:
+            pieces.append(f"{result[TRAINING_ITERATION]} iter")
+        if result.get(TIMESTEPS_TOTAL) is not None:
+            pieces.append(f"{result[TIMESTEPS_TOTAL]} ts")
+        for key, label in ((EPISODE_REWARD_MEAN, "rew"), (MEAN_LOSS, "loss"), (MEAN_ACCURACY, "acc")):
             value = result.get(key)
             if isinstance(value, (int, float)):
                 pieces.append(f"{value:.3g} {label}")

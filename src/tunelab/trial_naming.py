@@ -3,6 +3,7 @@ its folder `<name>_<trial_id>`); `trial_dirname_creator(trial)` names its folder
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,18 @@ from tunelab.error import TuneError
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
+_DIGITS = re.compile(r"([0-9]+)")
 _SEPARATORS = tuple({"/", "\\", os.sep} | ({os.altsep} if os.altsep else set()))
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders digit runs as numbers: "2" before "10"."""
+    parts: list = _DIGITS.split(text)
+    for i in range(1, len(parts), 2):
+        parts[i] = int(parts[i])
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].lower()
+    return parts
 
 
 def check_name_creator(option: str, creator: Any) -> Callable | None:

@@ -95,9 +95,12 @@ def _overwrite_snapshot(data):
 CORRUPTIONS = {
     "0-byte journal": (_empty_journal, "journal.jsonl is empty"),
     "garbage line": (_insert_line(b"#!garbage"), "journal.jsonl has an unreadable line 3"),
-    "invalid UTF-8": (_insert_line(b'{"e":"status","id":"\xff\xfe"}'), "journal.jsonl has an unreadable line 3"),
+    "invalid UTF-8": (_insert_line(b'{"event":"status","trial_id":"\xff\xfe"}'), "journal.jsonl has an unreadable line 3"),
     "JSON that is no event": (_insert_line(b"[1, 2]"), "journal.jsonl has an unexpected line 3"),
-    "undecodable event": (_insert_line(b'{"e":"add","spec":"!!!"}'), "unreadable 'add' event on line 3"),
+    "undecodable event": (_insert_line(b'{"event":"trial_added","trial_id":"x","spec":"!!!"}'),
+                          "unreadable 'trial_added' event on line 3"),
+    # a journal line in the version-1 form (one-letter keys), read as its current name
+    "undecodable old-form event": (_insert_line(b'{"e":"add","spec":"!!!"}'), "unreadable 'trial_added' event on line 3"),
     "deleted journal": (_delete("journal.jsonl"), "journal.jsonl is missing"),
     "deleted snapshot": (_delete("snapshot.pkl"), "snapshot.pkl is missing"),
     "garbage snapshot": (_overwrite_snapshot(lambda old: b"not a pickle"), "snapshot.pkl cannot be read"),

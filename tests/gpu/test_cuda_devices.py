@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import tunelab as tune
-from tunelab.execution.resources import detect_num_gpus
+from tunelab.execution.resource_pool import detect_num_gpus
 from tunelab.schedulers import PopulationBasedTraining
 from tunelab.trial import Trial
 

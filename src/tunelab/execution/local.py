@@ -14,7 +14,7 @@ from tunelab.error import TuneError
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, TrialStartFailed, WorkerDied
-from tunelab.execution.resources import ResourcePool, detect_num_cpus, detect_num_gpus
+from tunelab.execution.resource_pool import ResourcePool, detect_num_cpus, detect_num_gpus
 from tunelab.registry import trainable_blob
 
 if TYPE_CHECKING:
@@ -60,7 +60,9 @@ def _dumps_config(config: dict) -> bytes:
     return cloudpickle.dumps(config)
 
 
-class _Worker:
+class _WorkerHandle:
+    """The driver's handle on one worker process: its pipe, the trial it runs and the resources it holds."""
+
     def __init__(self, signature: tuple[str, int]):
         self.signature = signature
         self.trial: Trial | None = None
@@ -139,8 +141,8 @@ class LocalExecutor(Executor):
             detect_num_gpus() if num_gpus is None else num_gpus,
             resources,
         )
-        self._workers: list[_Worker] = []
-        self._by_trial: dict[str, _Worker] = {}
+        self._workers: list[_WorkerHandle] = []
+        self._by_trial: dict[str, _WorkerHandle] = {}
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -309,7 +311,7 @@ class LocalExecutor(Executor):
         self._by_trial.clear()
 
     # -- internals ---------------------------------------------------------------------------------
-    def _accept(self, worker: _Worker, message: tuple) -> Event | None:
+    def _accept(self, worker: _WorkerHandle, message: tuple) -> Event | None:
         kind, trial_id = message[0], message[1]
         stopping = worker.stopping
         if stopping is not None:  # the worker ends the trial the driver stopped; nothing else is news
@@ -360,14 +362,14 @@ class LocalExecutor(Executor):
         worker.trial = None
         worker.gpu_ids = []
 
-    def _free_stopped(self, worker: _Worker) -> None:
+    def _free_stopped(self, worker: _WorkerHandle) -> None:
         """The stopped trial's worker is done with it (acknowledged, or killed): free its resources."""
         trial, worker.stopping = worker.stopping, None
         if trial is not None:
             self.pool.release(trial.resources, worker.gpu_ids)
         worker.gpu_ids = []
 
-    def _await_stop_ack(self, worker: _Worker, wait_s: float) -> None:
+    def _await_stop_ack(self, worker: _WorkerHandle, wait_s: float) -> None:
         """Read `worker`'s messages for up to `wait_s` until it acknowledges its stop (then it is idle again
         at once, without an event); a worker busy computing is left to the event loop."""
         deadline = time.monotonic() + wait_s
@@ -409,12 +411,12 @@ class LocalExecutor(Executor):
         """Environment variables a trial sets in its worker (the local worker got them at its start)."""
         return {}
 
-    def _new_worker(self, signature: tuple) -> _Worker:
-        worker = _Worker(signature)
+    def _new_worker(self, signature: tuple) -> _WorkerHandle:
+        worker = _WorkerHandle(signature)
         self._selector.register(worker.conn, selectors.EVENT_READ, worker)
         return worker
 
-    def _get_worker(self, signature: tuple) -> _Worker:
+    def _get_worker(self, signature: tuple) -> _WorkerHandle:
         idle = [w for w in self._workers if w.idle]
         for worker in idle:
             if worker.signature == signature:
@@ -425,7 +427,7 @@ class LocalExecutor(Executor):
         self._workers.append(worker)
         return worker
 
-    def _discard_worker(self, worker: _Worker) -> None:
+    def _discard_worker(self, worker: _WorkerHandle) -> None:
         if worker.trial is not None:
             self._release(worker.trial)
         self._free_stopped(worker)

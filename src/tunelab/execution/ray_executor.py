@@ -51,7 +51,7 @@ class TrialActor:
 
     def connect(self, host: str, port: int, token: bytes, worker_key: str) -> int:
         """Open the connection to the driver, introduce this worker, and serve it in a thread; the pid."""
-        from tunelab.execution.worker import _Exit, _Worker
+        from tunelab.execution.worker import _Exit, _WorkerLoop
 
         sock = socket.create_connection((host, port), timeout=30)
         sock.settimeout(None)
@@ -61,7 +61,7 @@ class TrialActor:
 
         def serve() -> None:
             try:
-                _Worker(channel).serve()
+                _WorkerLoop(channel).serve()
             except _Exit:
                 pass
             finally:
@@ -295,7 +295,7 @@ class RayExecutor(LocalExecutor):
     def _trial_env(self, threads: int) -> dict:
         return {var: str(threads) for var in THREAD_ENV_VARS}
 
-    def _new_worker(self, signature: tuple) -> _RayWorker:  # type: ignore[override] # duck-types _Worker
+    def _new_worker(self, signature: tuple) -> _RayWorker:  # type: ignore[override] # duck-types local._WorkerHandle
         """A new actor of this resource shape. Idle actors keep their Ray resources, so the idle ones (all of
         other shapes: one of this shape would have been reused) are killed first."""
         for worker in [w for w in self._workers if w.idle]:

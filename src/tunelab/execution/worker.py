@@ -14,13 +14,16 @@ from typing import Any
 
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
+from tunelab.result_keys import CONFIG
 
 #: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
 #: trial's own CPU, which is otherwise idle while it waits)
 REPLY_SPIN_S = float(os.environ.get("TUNELAB_REPLY_SPIN_S", "0.0002"))
 
 
-class _Worker:
+class _WorkerLoop:
+    """The loop inside a worker process: runs the driver's commands for one trial at a time."""
+
     def __init__(self, conn: Channel):
         self.conn = conn
         self.trainables: dict[str, Any] = {}
@@ -68,7 +71,7 @@ class _Worker:
     def _send_result(self, trial_id: str, result: dict, checkpoint_path: str | None) -> None:
         """The driver knows the config (which may not even pickle by reference): it puts it back.
         `result` is the worker's own fresh dict (train() and report() copy what the user returned)."""
-        result.pop("config", None)
+        result.pop(CONFIG, None)
         self._send(P.RESULT, trial_id, result, checkpoint_path)
 
     def _load_trainable(self, payload: dict) -> Any:
@@ -231,7 +234,7 @@ def main(argv: list[str]) -> None:
     conn = Channel(socket.socket(fileno=fd))
     os.environ["TUNELAB_WORKER"] = "1"
     try:
-        _Worker(conn).serve()
+        _WorkerLoop(conn).serve()
     except (_Exit, KeyboardInterrupt):
         pass
     finally:

@@ -18,6 +18,7 @@ from tunelab.callback import Callback
 from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
 from tunelab.loggers.tbx_logger import SKIPPED_KEYS
+from tunelab.result_keys import TIMESTAMP, TRAINING_ITERATION
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -146,8 +147,8 @@ class MLflowLoggerCallback(Callback):
     def on_trial_result(self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any) -> None:
         Metric = self._mlflow.entities.Metric
         run_id = self._run_id(trial)
-        step = int(result.get("training_iteration") or 0)
-        stamp = _metric_value(result.get("timestamp"))
+        step = int(result.get(TRAINING_ITERATION) or 0)
+        stamp = _metric_value(result.get(TIMESTAMP))
         millis = int(stamp * 1000) if stamp is not None else int(time.time() * 1000)
         metrics = []
         for key, value in flatten_dict(result, exclude=SKIPPED_KEYS).items():

@@ -26,6 +26,7 @@ from tunelab.error import TuneError
 from tunelab.loggers.encoding import flatten_dict
 from tunelab.loggers.tbx_logger import SKIPPED_KEYS
 from tunelab.metrics import as_number
+from tunelab.storage.layout import CHECKPOINT_DIR_PREFIX
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -148,7 +149,7 @@ class WandbLoggerCallback(Callback):
         path = getattr(checkpoint, "path", None)
         if not self.upload_checkpoints or not path or not os.path.isdir(path):
             return
-        name = _ARTIFACT_NAME_CHARS.sub("_", f"checkpoint_{trial}")[:128]
+        name = _ARTIFACT_NAME_CHARS.sub("_", f"{CHECKPOINT_DIR_PREFIX}{trial}")[:128]
         artifact = self._wandb.Artifact(name=name, type="model", metadata={"trial_id": trial.trial_id})
         artifact.add_dir(path)
         self._run(trial).log_artifact(artifact)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tunelab.callback import Callback
+from tunelab.storage.layout import hidden_tmp_path
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -91,7 +92,7 @@ class TrialFileLogger(Callback, Generic[H], metaclass=ABCMeta):
 def rewrite_atomically(path: str, lines: Iterable[str]) -> None:
     """Replace `path` with `lines` (each ending in a newline) through a temp file and `os.replace`, so
     a crash leaves the old file or the new one, never half of it."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp = hidden_tmp_path(path, os.getpid())
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.writelines(lines)

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.result_keys import CONFIG, TRAINING_ITERATION
+from tunelab.storage.layout import PROGRESS_FILE
 from tunelab.storage.lines import LineAppender
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
-PROGRESS_FILE = "progress.csv"
-_EXCLUDE = frozenset({"config"})
+_EXCLUDE = frozenset({CONFIG})
 
 
 class _CsvFile:
@@ -84,8 +85,8 @@ class CSVLoggerCallback(TrialFileLogger[_CsvFile]):
         if not trial.logdir or not os.path.exists(path):
             return
         header, rows = _read_csv(path)
-        if "training_iteration" in header:
-            col = header.index("training_iteration")
+        if TRAINING_ITERATION in header:
+            col = header.index(TRAINING_ITERATION)
             rows = [row for row in rows if keep_iteration(row[col] if col < len(row) else None, iteration)]
         _write_csv(path, header, rows)
 

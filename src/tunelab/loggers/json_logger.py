@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.loggers.base import TrialFileLogger, keep_iteration, rewrite_atomically
 from tunelab.loggers.encoding import dumps_params, dumps_result
+from tunelab.result_keys import TRAINING_ITERATION
+from tunelab.storage.layout import PARAMS_FILE, RESULT_FILE
 from tunelab.storage.lines import LineAppender, warn_skipped
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
-
-RESULT_FILE = "result.json"
-PARAMS_FILE = "params.json"
 
 
 class JsonLoggerCallback(TrialFileLogger[LineAppender]):
@@ -77,7 +76,7 @@ def _lines_up_to(path: str, iteration: int) -> list[str]:
             except ValueError:
                 skipped += line.strip() != ""
                 continue
-            if not isinstance(result, dict) or keep_iteration(result.get("training_iteration"), iteration):
+            if not isinstance(result, dict) or keep_iteration(result.get(TRAINING_ITERATION), iteration):
                 kept.append(line if line.endswith("\n") else line + "\n")
     warn_skipped(path, skipped, "not a JSON result; dropped while rewinding to a checkpoint")
     return kept

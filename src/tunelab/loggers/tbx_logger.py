@@ -22,6 +22,8 @@ import numpy as np
 
 from tunelab.loggers.base import TrialFileLogger
 from tunelab.loggers.encoding import flatten_dict
+from tunelab.result_keys import CONFIG, DATE, DONE, EXPERIMENT_ID, HOSTNAME, NODE_IP, PID, TIMESTAMP, TRAINING_ITERATION, TRIAL_ID
+from tunelab.storage.layout import TB_EVENTS_PREFIX
 from tunelab.storage.lines import storage_error
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 _FILE_COUNTER = itertools.count()
 TAG_PREFIX = "ray/tune/"
 SKIPPED_KEYS = frozenset(
-    {"config", "pid", "timestamp", "date", "trial_id", "experiment_id", "hostname", "node_ip", "done"}
+    {CONFIG, PID, TIMESTAMP, DATE, TRIAL_ID, EXPERIMENT_ID, HOSTNAME, NODE_IP, DONE}
 )
 
 
@@ -100,7 +102,7 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
             return
         metrics = {k: float(v) for k, v in flatten_dict(result, exclude=SKIPPED_KEYS).items() if _is_scalar(v)}
         # one event holding every scalar, encoded directly: far cheaper than one `add_scalar` per value
-        writer.write_scalars(metrics, result.get("training_iteration"))
+        writer.write_scalars(metrics, result.get(TRAINING_ITERATION))
         self._last_metrics[trial.trial_id] = metrics
 
     def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
@@ -155,7 +157,7 @@ class _EventWriter:
 
         self._event_cls = Event
         self._crc = masked_crc32c
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
+        name = f"{TB_EVENTS_PREFIX}{int(time.time()):010d}.{socket.gethostname()}{filename_suffix}"
         self._file = open(os.path.join(logdir, name), "ab")  # noqa: SIM115 - kept open until close()
         self._flush_secs = flush_secs
         self._next_flush = time.monotonic() + flush_secs

@@ -9,8 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
+from tunelab.result_keys import TRAINING_ITERATION
+from tunelab.storage import layout
 from tunelab.storage.journal import Journal, corrupt, decode, encode
+from tunelab.storage.layout import EVENT
+from tunelab.storage.lines import read_last_result
 from tunelab.storage.lock import ExperimentLock
+from tunelab.storage.trial_dir import CheckpointKeeper
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
 
@@ -83,6 +88,26 @@ def _code_fingerprint(trainable_name: str) -> str:
         return ""
 
 
+def _rebuild_keeper(trial: Trial, retained: list[tuple[float | None, str]]) -> CheckpointKeeper:
+    """A trial's checkpoint retention as journaled: the checkpoints still on disk with their scores. A
+    version-1 journal has no scores: the checkpoint's iteration stands in for the default score attribute
+    (`training_iteration`), anything else scores -inf (the first to go)."""
+    from tunelab.trainable.trainable import read_checkpoint_metadata
+
+    keeper = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
+    kept = []
+    for score, path in retained:
+        if not os.path.isdir(path):
+            continue
+        if score is None:
+            iteration = read_checkpoint_metadata(path).get("iteration")
+            score = keeper.score({keeper.score_attr: iteration}) if keeper.score_attr == TRAINING_ITERATION \
+                else float("-inf")
+        kept.append((float(score), path))
+    keeper.restore(kept)
+    return keeper
+
+
 class ExperimentState:
     """The controller's recorder: one journal per experiment folder, snapshots of the algorithms."""
 
@@ -121,9 +146,10 @@ class ExperimentState:
         for exp in self.experiments:
             header = None
             if fresh:
-                header = {"e": "header", "experiment": exp.name, "path": exp.path, "trainable": exp.trainable_name,
-                          "space": _fingerprint(_config_shape(exp.config)),
-                          "code": _code_fingerprint(exp.trainable_name), "time": time.time()}
+                header = layout.header_event(
+                    experiment=exp.name, path=exp.path, trainable=exp.trainable_name,
+                    space=_fingerprint(_config_shape(exp.config)), code=_code_fingerprint(exp.trainable_name),
+                    time=time.time())
             self.journals[exp.path].open(fresh, header)
         if fresh:
             self.snapshot()  # the algorithms' initial state (e.g. the variant generator's random state)
@@ -143,7 +169,7 @@ class ExperimentState:
             self._events += 1
 
     def on_add(self, trial: Trial) -> None:
-        self._append(trial, {"e": "add", "id": trial.trial_id, "spec": encode(trial.to_spec())})
+        self._append(trial, layout.trial_added_event(trial.trial_id, encode(trial.to_spec())))
         self._num_trials += 1
 
     def after_add(self) -> None:
@@ -156,19 +182,22 @@ class ExperimentState:
         return bool(getattr(self.search_alg, "state_in_journal", False))
 
     def on_status(self, trial: Trial) -> None:
-        event = {"e": "status", "id": trial.trial_id, "s": trial.status, "f": trial.num_failures}
-        if trial.logdir:
-            event["dir"] = trial.logdir
-        if trial.error_file:
-            event["err"] = trial.error_file
-        self._append(trial, event)
+        self._append(trial, layout.status_event(trial.trial_id, trial.status, trial.num_failures, trial.logdir,
+                                                trial.error_file))
 
-    def on_checkpoint(self, trial: Trial, path: str) -> None:
-        self._append(trial, {"e": "ckpt", "id": trial.trial_id, "path": path})
+    def on_checkpoint(self, trial: Trial, path: str, score: float) -> None:
+        """A checkpoint registered, with its retention score (so retention is rebuilt on resume)."""
+        self._append(trial, layout.checkpoint_event(trial.trial_id, path, score))
 
-    def on_config(self, trial: Trial) -> None:
-        self._append(trial, {"e": "config", "id": trial.trial_id, "config": encode(trial.config),
-                             "tag": trial.experiment_tag})
+    def on_checkpoints_deleted(self, trial: Trial, paths: list[str]) -> None:
+        """Checkpoints that `keep_checkpoints_num` retention deleted."""
+        for path in paths:
+            self._append(trial, layout.checkpoint_deleted_event(trial.trial_id, path))
+
+    def on_exploit(self, trial: Trial, checkpoint: Checkpoint | None) -> None:
+        """PBT gave the trial a new config and tag, to continue from `checkpoint` (the donor's)."""
+        self._append(trial, layout.exploit_event(trial.trial_id, encode(trial.config), trial.experiment_tag,
+                                                 checkpoint.path if checkpoint is not None else None))
 
     def tick(self) -> None:
         if time.monotonic() >= self._next_snapshot:
@@ -185,42 +214,47 @@ class ExperimentState:
         self._next_snapshot = time.monotonic() + SNAPSHOT_INTERVAL_S
 
     # -- resume ------------------------------------------------------------------------------------
-    def load(self, resume_errored: str | None = None) -> tuple[list[Trial], dict | None, list[tuple[Trial, str]]]:
+    def load(self, resume_errored: str | None = None) -> tuple[
+            list[Trial], dict | None, list[tuple[Trial, str]], dict[str, CheckpointKeeper]]:
         """Rebuild the trials from the journals.
 
-        Returns the trials (journal order), the snapshot, and the trials that finished after the snapshot
-        (with their final status) so their completions can be replayed to the algorithms.
+        Returns the trials (journal order), the snapshot, the trials that finished after the snapshot
+        (with their final status) so their completions can be replayed to the algorithms, and each trial's
+        checkpoint retention (`keep_checkpoints_num`) as it was journaled.
         `resume_errored`: None keeps ERROR trials as they are, "resume" continues them from their latest
         checkpoint, "restart" runs them again from scratch.
         """
         trials: dict[str, Trial] = {}
+        retained: dict[str, list[tuple[float | None, str]]] = {}
         after_snapshot: list[tuple[Trial, str]] = []
         journaled = []
         for exp in self.experiments:
             journal = self.journals[exp.path]
             if journal is self._primary or journal.exists():  # an experiment added since has none yet
                 journaled.append((exp, journal.read()))
-        snapshot = self._read_snapshot(sum(1 for _, events in journaled for e in events if e["e"] != "header"))
+        snapshot = self._read_snapshot(
+            sum(1 for _, events in journaled for e in events if e[EVENT] != layout.HEADER))
         snapshot_events = snapshot["events"] if snapshot else 0
         index = 0
         order: list[Trial] = []
         for exp, events in journaled:
             where = _relocation(events[0].get("path") if events else None, exp.path)
             for number, event in enumerate(events, 1):
-                kind = event["e"]
-                if kind == "header":
+                kind = event[EVENT]
+                if kind == layout.HEADER:
                     self._check_header(exp, event)
                     continue
                 index += 1
                 try:
-                    self._replay(event, trials, order, exp, where)
+                    self._replay(event, trials, order, exp, where, retained)
                 except Exception as exc:  # a line that parses but does not decode is corrupt
                     raise corrupt(self.journals[exp.path].path,
                                   f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
                                   ) from exc
-                trial = trials.get(event.get("id", ""))
-                if kind == "status" and trial is not None and index > snapshot_events and event["s"] in _FINAL:
-                    after_snapshot.append((trial, event["s"]))
+                trial = trials.get(event.get("trial_id", ""))
+                status = event.get("status")
+                if kind == layout.STATUS and trial is not None and index > snapshot_events and status in _FINAL:
+                    after_snapshot.append((trial, status))
         self._events = index
         if self._search_state_in_journal():
             known = len(order)  # every journaled trial counts: the generator skips exactly that many
@@ -236,16 +270,18 @@ class ExperimentState:
             self._prepare_for_resume(trial, resume_errored)
             kept.append(trial)
         self._num_trials = len(kept)
-        return kept, snapshot, after_snapshot
+        keepers = {trial.trial_id: _rebuild_keeper(trial, retained[trial.trial_id])
+                   for trial in kept if trial.trial_id in retained}
+        return kept, snapshot, after_snapshot, keepers
 
     @staticmethod
     def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",
-                where: Callable[[Any], Any]) -> None:
+                where: Callable[[Any], Any], retained: dict[str, list[tuple[float | None, str]]]) -> None:
         """Apply one journaled trial event to the trials being rebuilt (`where` maps journaled paths to
-        the experiment folder's current place)."""
-        kind = event["e"]
-        trial = trials.get(event.get("id", ""))
-        if kind == "add":
+        the experiment folder's current place; `retained` collects each trial's kept checkpoints)."""
+        kind = event[EVENT]
+        trial = trials.get(event.get("trial_id", ""))
+        if kind == layout.TRIAL_ADDED:
             spec = decode(event["spec"])
             spec["local_dir"], spec["logdir"] = where(spec.get("local_dir")), where(spec.get("logdir"))
             trial = Trial.from_spec(spec)
@@ -255,18 +291,26 @@ class ExperimentState:
             order.append(trial)
         elif trial is None:
             return
-        elif kind == "status":
-            trial.status, trial.num_failures = event["s"], event.get("f", 0)
-            if "dir" in event:
-                trial.logdir = where(event["dir"])
-            if "err" in event:
-                trial.error_file = where(event["err"])
-        elif kind == "ckpt":
+        elif kind == layout.STATUS:
+            trial.status, trial.num_failures = event["status"], event.get("num_failures", 0)
+            if "logdir" in event:
+                trial.logdir = where(event["logdir"])
+            if "error_file" in event:
+                trial.error_file = where(event["error_file"])
+        elif kind == layout.CHECKPOINT:
             path = where(event["path"])
             if os.path.isdir(path):
                 trial.checkpoint = Checkpoint.from_directory(path)
-        elif kind == "config":
+            kept = [entry for entry in retained.get(trial.trial_id, []) if entry[1] != path]
+            retained[trial.trial_id] = kept + [(event.get("score"), path)]  # no score: a version-1 journal
+        elif kind == layout.CHECKPOINT_DELETED:
+            path = where(event["path"])
+            retained[trial.trial_id] = [entry for entry in retained.get(trial.trial_id, []) if entry[1] != path]
+        elif kind == layout.EXPLOIT:
             trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
+            donor = where(event.get("checkpoint"))
+            if donor and os.path.isdir(donor):
+                trial.checkpoint = Checkpoint.from_directory(donor)
 
     def _read_snapshot(self, trial_events: int) -> dict | None:
         """The primary journal's snapshot, checked against the journal. None only when no trial event was
@@ -283,10 +327,8 @@ class ExperimentState:
 
     @staticmethod
     def _prepare_for_resume(trial: Trial, resume_errored: str | None) -> None:
-        from tunelab.analysis import read_last_result
-
         if trial.logdir:
-            result_file = os.path.join(trial.logdir, "result.json")
+            result_file = os.path.join(trial.logdir, layout.RESULT_FILE)
             if os.path.exists(result_file):
                 trial.last_result = read_last_result(result_file) or {}
             elif trial.checkpoint is not None and _has_own_checkpoint(trial) and _json_logging_on():

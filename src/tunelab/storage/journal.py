@@ -1,8 +1,10 @@
 """The experiment journal: an append-only JSON-lines log of trial events plus an atomic snapshot of the
 search algorithm's and scheduler's state, in `<experiment dir>/.tunelab/`.
 
-Appending one line per trial event (added, started, paused, checkpointed, failed, finished) costs O(1)
-and never rewrites earlier state; results themselves live in each trial's `result.json`. A kill at any
+Appending one line per trial event (added, started, paused, checkpointed, checkpoint deleted, exploited,
+failed, finished) costs O(1) and never rewrites earlier state; results themselves live in each trial's
+`result.json`. The file names and the events' schema (versioned, named fields; older journals' lines are
+translated on read) are in `tunelab.storage.layout`. A kill at any
 byte leaves a journal whose last line may be torn: `read()` skips it (with a warning) and `open()` cuts
 it off before appending (see `tunelab.storage.lines`). Anything else that does not parse — an empty
 journal, a garbage line, a missing or unreadable snapshot — is corruption: a `TuneError` names the file
@@ -17,11 +19,10 @@ import time
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.storage import layout
+from tunelab.storage.layout import JOURNAL_FILE, SNAPSHOT_FILE
 from tunelab.storage.lines import LineAppender, storage_error, warn_skipped
 
-STATE_DIR = ".tunelab"
-JOURNAL_FILE = "journal.jsonl"
-SNAPSHOT_FILE = "snapshot.pkl"
 RECOVER = ("To start over, run with resume=False (the old state files are kept, renamed) or under a new "
            "name=; to keep what finished, restore the file from a backup.")
 
@@ -35,7 +36,7 @@ class Journal:
     """One experiment's journal file and snapshot."""
 
     def __init__(self, experiment_dir: str):
-        self.dir = os.path.join(experiment_dir, STATE_DIR)
+        self.dir = layout.state_dir(experiment_dir)
         self.path = os.path.join(self.dir, JOURNAL_FILE)
         self.snapshot_path = os.path.join(self.dir, SNAPSHOT_FILE)
         self._file: LineAppender | None = None
@@ -72,8 +73,9 @@ class Journal:
         self._file.write(_line(event))
 
     def read(self) -> list[dict]:
-        """Every event, in order, the header first. A torn last line (a kill mid-write) is skipped with a
-        warning; any other unreadable line, or a journal without its header, raises a TuneError."""
+        """Every event, in order, the header first, in the current schema (`layout.read_event` translates
+        lines an earlier version wrote). A torn last line (a kill mid-write) is skipped with a warning; any
+        other unreadable line, or a journal without its header, raises a TuneError."""
         if not self.exists():
             raise corrupt(self.path, f"is missing (the snapshot {self.snapshot_path} is there)")
         try:
@@ -86,13 +88,14 @@ class Journal:
         events = []
         for number, raw in enumerate(lines, 1):
             try:
-                event = json.loads(raw.decode("utf-8"))
+                parsed = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 raise corrupt(self.path, f"has an unreadable line {number}: {raw[:80]!r}") from None
-            if not isinstance(event, dict) or not isinstance(event.get("e"), str):
+            event = layout.read_event(parsed)
+            if event is None:
                 raise corrupt(self.path, f"has an unexpected line {number}: {raw[:80]!r}")
             events.append(event)
-        if not events or events[0]["e"] != "header":
+        if not events or events[0][layout.EVENT] != layout.HEADER:
             raise corrupt(self.path, "is empty" if not data else "does not start with its header line")
         warn_skipped(self.path, 1 if torn else 0, "a torn last line from an interrupted write")
         return events
@@ -133,7 +136,7 @@ def _line(event: dict) -> str:
 
 def _write_atomically(path: str, data: bytes) -> None:
     """Write `path` through a temp file and `os.replace`: a failure leaves the old file (or none)."""
-    tmp = path + ".tmp"
+    tmp = layout.tmp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -10,13 +10,14 @@ Three rules keep them exact through kills and full disks:
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import warnings
 
 from tunelab.error import TuneError
+from tunelab.storage.layout import TORN_SUFFIX, torn_path
 
-TORN_SUFFIX = ".torn"
 logger = logging.getLogger(__name__)
 
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
@@ -68,7 +69,7 @@ def repair_torn_tail(path: str) -> int:
         if cut == size:
             return 0
         torn = os.pread(fd, size - cut, cut)
-        with open(path + TORN_SUFFIX, "ab") as f:
+        with open(torn_path(path), "ab") as f:
             f.write(torn + b"\n")
         os.ftruncate(fd, cut)
     except OSError as exc:
@@ -116,3 +117,35 @@ class LineAppender:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def read_last_result(path: str, block: int = 4096) -> dict:
+    """The last complete JSON object line of a result.json, reading only the end of the file. Lines it
+    has to skip (torn by a kill, unreadable) are reported with a warning."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below
+    except OSError:
+        return {}
+    skipped = 0
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        while True:
+            start = max(0, size - block)
+            f.seek(start)
+            lines = f.read(size - start).split(b"\n")
+            skipped = 0
+            for line in reversed(lines[1:] if start else lines):
+                if line.strip():
+                    try:
+                        value = json.loads(line)
+                    except ValueError:  # UnicodeDecodeError included
+                        skipped += 1
+                        continue
+                    if isinstance(value, dict):
+                        warn_skipped(path, skipped, "torn or unreadable, after the last result")
+                        return value
+                    skipped += 1
+            if start == 0:
+                warn_skipped(path, skipped, "torn or unreadable")
+                return {}
+            block *= 4

@@ -14,9 +14,8 @@ import socket
 import time
 
 from tunelab.error import TuneError
+from tunelab.storage.layout import LOCK_FILE
 from tunelab.storage.lines import storage_error
-
-LOCK_FILE = "lock"
 
 
 class ExperimentLock:

@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_DICT_FILE = "checkpoint.pkl"
-_CHECKPOINT_DIR_NAME = re.compile(r"^checkpoint_(\d+)$")
+from tunelab.storage.layout import CHECKPOINT_DIR_NAME as _CHECKPOINT_DIR_NAME
+from tunelab.storage.layout import DICT_CHECKPOINT_FILE as _DICT_FILE
+from tunelab.storage.layout import checkpoint_dir_name
 
-
-def checkpoint_dir_name(iteration: int) -> str:
-    """The folder name of a trial's checkpoint at `iteration`: `checkpoint_<iteration>` (e.g. `checkpoint_3`),
-    as the 2018 Ray Tune named it. The one place that builds the name."""
-    return f"checkpoint_{int(iteration)}"
+__all__ = ["Checkpoint", "checkpoint_dir_name", "checkpoint_dir_iteration"]
 
 
 def checkpoint_dir_iteration(name: str) -> int | None:

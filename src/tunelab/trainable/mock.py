@@ -10,6 +10,7 @@ import os
 import pickle
 from typing import Any
 
+from tunelab.storage.layout import MOCK_AGENT_FILE
 from tunelab.trainable.trainable import Trainable
 
 
@@ -32,7 +33,7 @@ class MockTrainable(Trainable):
         return dict(episode_reward_mean=10, episode_len_mean=10, timesteps_this_iter=10, info={})
 
     def _save(self, checkpoint_dir: str) -> str:
-        path = os.path.join(checkpoint_dir, "mock_agent.pkl")
+        path = os.path.join(checkpoint_dir, MOCK_AGENT_FILE)
         with open(path, "wb") as f:
             pickle.dump(self.info, f)
         return path

@@ -7,6 +7,17 @@ import socket
 import time
 from typing import Any
 
+from tunelab.result_keys import (
+    DONE,
+    EPISODES_THIS_ITER,
+    EPISODES_TOTAL,
+    MEAN_LOSS,
+    NEG_MEAN_LOSS,
+    TIME_THIS_ITER_S,
+    TIMESTEPS_THIS_ITER,
+    TIMESTEPS_TOTAL,
+)
+
 _HOSTNAME = os.uname()[1] if hasattr(os, "uname") else socket.gethostname()
 _NODE_IP = "127.0.0.1"
 
@@ -51,30 +62,30 @@ class ProgressState:
         """Fill the auto fields of `result` in place (API.md: "Results every trial reports") and return it."""
         self.iteration += 1
         self.iterations_since_restore += 1
-        if result.get("time_this_iter_s") is not None:
-            time_this_iter = result["time_this_iter_s"]
+        if result.get(TIME_THIS_ITER_S) is not None:
+            time_this_iter = result[TIME_THIS_ITER_S]
         self.time_total += time_this_iter
         self.time_since_restore += time_this_iter
-        ts_total = result.get("timesteps_total")
-        ts_iter = result.get("timesteps_this_iter")
+        ts_total = result.get(TIMESTEPS_TOTAL)
+        ts_iter = result.get(TIMESTEPS_THIS_ITER)
         if ts_total is not None and ts_iter is None:
             ts_iter = ts_total - (self.timesteps_total or 0)
-            result["timesteps_this_iter"] = ts_iter
+            result[TIMESTEPS_THIS_ITER] = ts_iter
             self.timesteps_total = ts_total
         elif ts_iter is not None:
             self.timesteps_total = (self.timesteps_total or 0) + ts_iter
-        result.setdefault("timesteps_total", self.timesteps_total)
+        result.setdefault(TIMESTEPS_TOTAL, self.timesteps_total)
         if ts_iter:
             self.timesteps_since_restore += ts_iter
-        episodes = result.get("episodes_this_iter")
+        episodes = result.get(EPISODES_THIS_ITER)
         if episodes is not None:
             self.episodes_total = (self.episodes_total or 0) + episodes
-        result.setdefault("done", False)
-        result.setdefault("episodes_total", self.episodes_total)
-        mean_loss = result.get("mean_loss")
-        if mean_loss is not None and "neg_mean_loss" not in result:
+        result.setdefault(DONE, False)
+        result.setdefault(EPISODES_TOTAL, self.episodes_total)
+        mean_loss = result.get(MEAN_LOSS)
+        if mean_loss is not None and NEG_MEAN_LOSS not in result:
             try:
-                result["neg_mean_loss"] = -mean_loss
+                result[NEG_MEAN_LOSS] = -mean_loss
             except TypeError:
                 pass
         now = time.time()

@@ -15,11 +15,10 @@ import uuid
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.storage.layout import CHECKPOINT_METADATA_FILE as METADATA_FILE
+from tunelab.storage.layout import CHECKPOINT_OLD_SUFFIX, CHECKPOINT_TMP_PREFIX, DICT_CHECKPOINT_FILE
 from tunelab.trainable.checkpoint import checkpoint_dir_name
 from tunelab.trainable.progress_state import ProgressState, check_result
-
-METADATA_FILE = ".tune_metadata"
-DICT_CHECKPOINT_FILE = "checkpoint.pkl"
 
 
 def _overrides(obj: Any, name: str) -> bool:
@@ -32,12 +31,12 @@ def write_checkpoint_dir(final_dir: str, write: Any) -> str:
     so a crash mid-save never leaves a half checkpoint under the final name."""
     parent = os.path.dirname(final_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp_dir = os.path.join(parent, f".tmp_{os.path.basename(final_dir)}_{uuid.uuid4().hex[:6]}")
+    tmp_dir = os.path.join(parent, f"{CHECKPOINT_TMP_PREFIX}{os.path.basename(final_dir)}_{uuid.uuid4().hex[:6]}")
     os.makedirs(tmp_dir)
     try:
         write(tmp_dir)
         if os.path.exists(final_dir):
-            old = final_dir + f".old_{uuid.uuid4().hex[:6]}"
+            old = final_dir + f"{CHECKPOINT_OLD_SUFFIX}{uuid.uuid4().hex[:6]}"
             os.rename(final_dir, old)
             os.rename(tmp_dir, final_dir)
             shutil.rmtree(old, ignore_errors=True)

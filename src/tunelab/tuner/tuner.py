@@ -12,13 +12,12 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.options import check_options, reject_remote_storage
+from tunelab.storage.layout import TUNER_FILE, tmp_path
 from tunelab.tuner.config import RunConfig, TuneConfig, storage_path_to_local_dir
 from tunelab.tuner.result_grid import ResultGrid
 
 __all__ = ["Tuner", "TUNER_FILE"]
 
-#: the Tuner's settings, saved in the experiment folder for Tuner.restore
-TUNER_FILE = "tuner.pkl"
 
 
 class Tuner:
@@ -107,9 +106,9 @@ class Tuner:
                           stacklevel=3)
         os.makedirs(path, exist_ok=True)
         target = os.path.join(path, TUNER_FILE)
-        with open(target + ".tmp", "wb") as f:
+        with open(tmp_path(target), "wb") as f:
             f.write(blob)
-        os.replace(target + ".tmp", target)
+        os.replace(tmp_path(target), target)
 
     @classmethod
     def can_restore(cls, path: str | os.PathLike) -> bool:

@@ -1,4 +1,5 @@
-"""Resource pool of one machine: CPUs, GPUs (with per-device fractional packing) and custom resources."""
+"""A machine's resource pool: CPUs, GPUs (with per-device fractional packing) and custom resources (what
+trials request is `tunelab.resources.Resources`)."""
 from __future__ import annotations
 
 import math
