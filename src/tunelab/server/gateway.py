@@ -7,6 +7,8 @@ and run by the loop at the start of its next step, while the HTTP thread waits f
 from __future__ import annotations
 
 import json
+import math
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from tunelab.controller import Controller
     from tunelab.trial import Trial
 
-__all__ = ["MAX_TRIALS_PER_ADD", "ExperimentUnavailable", "Gateway", "TrialNotFound", "trial_info"]
+__all__ = ["MAX_TRIALS_PER_ADD", "ExperimentUnavailable", "FolderGateway", "Gateway", "ReadOnly", "TrialNotFound",
+           "TrialReader", "trial_info"]
 
 #: the most trials one add request may create: every trial costs the driver memory and the expansion runs
 #: while the request waits (num_samples=10**7 would take gigabytes); larger additions take several requests
@@ -35,6 +38,15 @@ class TrialNotFound(TuneError):
 
 class ExperimentUnavailable(TuneError):
     """The experiment has ended, or its loop did not take a command in time (HTTP 503)."""
+
+
+class ReadOnly(TuneError):
+    """A write sent to a dashboard that shows an experiment from its files (HTTP 405)."""
+
+    def __init__(self, what: str):
+        super().__init__(f"This server shows the experiment from its files (read-only, `tunelab dashboard`): "
+                         f"{what} is not possible here. Steer a running experiment through the server it "
+                         "started itself (with_server=True).")
 
 
 def trial_info(trial: Trial) -> dict:
@@ -79,8 +91,108 @@ class _Command:
         self.done.set()
 
 
-class Gateway:
+class TrialReader:
+    """The reads every server offers (trials, a trial's history, best so far, parameter importance); a
+    subclass says where the trials come from (`_trials`, `_find`) and whether writes are possible."""
+
+    read_only = True
+
+    def _trials(self) -> list[Trial]:
+        raise NotImplementedError
+
+    def _find(self, trial_id: str) -> Trial:
+        for trial in self._trials():
+            if trial.trial_id == trial_id:
+                return trial
+        raise TrialNotFound(trial_id)
+
+    def list_trials(self) -> list[dict]:
+        return [trial_info(t) for t in self._trials()]
+
+    def title(self) -> str:
+        """The experiment's name(s), from the folders its trials write to."""
+        names = sorted({os.path.basename(t.local_dir.rstrip(os.sep)) for t in self._trials() if t.local_dir})
+        return ", ".join(names) or "experiment"
+
+    def get_trial(self, trial_id: str) -> dict:
+        return trial_info(self._find(trial_id))
+
+    def history(self, trial_id: str) -> list[dict]:
+        """Every result of the trial, from the result.json the loggers write in its own folder."""
+        return json.loads(dumps_result({"results": _history(self._find(trial_id))}))["results"]
+
+    def best_so_far(self, metric: str, mode: str) -> list[dict]:
+        """`[{"time", "value", "trial"}]`: each result that improved the best `metric` value, in time order."""
+        from tunelab.analysis import metric_number
+
+        _check_mode(mode)
+        points = []
+        for trial in self._trials():
+            for result in _history(trial):
+                value = metric_number(result, metric)
+                stamp = result.get("timestamp")
+                if value is not None and math.isfinite(value) and isinstance(stamp, (int, float)):
+                    points.append((float(stamp), value, trial.trial_id))
+        improved: list[dict] = []
+        for stamp, value, trial_id in sorted(points):
+            if not improved or (value > improved[-1]["value"] if mode == "max" else value < improved[-1]["value"]):
+                improved.append({"time": stamp, "value": value, "trial": trial_id})
+        return improved
+
+    def importance(self, metric: str, mode: str) -> dict:
+        """Parameter importance of the trials' configs for their last `metric` value (Optuna's fANOVA)."""
+        from tunelab.server.importance import parameter_importance
+
+        _check_mode(mode)
+        return parameter_importance([(t.config, t.last_result) for t in self._trials()], metric, mode)
+
+    def add_trials(self, name: str, spec: dict) -> list[dict]:
+        raise ReadOnly("adding trials")
+
+    def stop_trial(self, trial_id: str) -> dict:
+        self._find(trial_id)
+        raise ReadOnly("stopping a trial")
+
+    def close(self) -> None:
+        """Nothing to release for a reader."""
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("min", "max"):
+        raise TuneError(f"mode must be 'min' or 'max', got {mode!r}")
+
+
+def _history(trial: Trial) -> list[dict]:
+    from tunelab.analysis import read_results
+    from tunelab.loggers.json_logger import RESULT_FILE
+
+    path = os.path.join(trial.logdir, RESULT_FILE) if trial.logdir else ""
+    results = read_results(path) if path and os.path.isfile(path) else []
+    return results or ([trial.last_result] if trial.last_result else [])
+
+
+class FolderGateway(TrialReader):
+    """The trials of an experiment folder, read again from its files on every request (so a folder an
+    experiment elsewhere is still writing shows its progress); read-only."""
+
+    def __init__(self, path: str):
+        if not os.path.isdir(path):
+            raise TuneError(f"No experiment folder at {path!r}.")
+        self.path = os.path.abspath(path)
+
+    def _trials(self) -> list[Trial]:
+        from tunelab.analysis import load_trials
+
+        return load_trials(self.path)
+
+    def title(self) -> str:
+        return os.path.basename(self.path.rstrip(os.sep)) or self.path
+
+
+class Gateway(TrialReader):
     """Reads and writes on one controller's trials for the server; `close()` when the experiment ends."""
+
+    read_only = False
 
     def __init__(self, controller: Controller, timeout_s: float = 30.0):
         self._controller = controller
@@ -88,11 +200,8 @@ class Gateway:
         self._closed = False
 
     # -- reads (HTTP thread) -----------------------------------------------------------------------
-    def list_trials(self) -> list[dict]:
-        return [trial_info(t) for t in list(self._controller.get_trials())]
-
-    def get_trial(self, trial_id: str) -> dict:
-        return trial_info(self._find(trial_id))
+    def _trials(self) -> list[Trial]:
+        return list(self._controller.get_trials())
 
     def _find(self, trial_id: str) -> Trial:
         trial = self._controller.get_trial(trial_id)
