@@ -164,21 +164,51 @@ function renderMetricChoice() {
   if (state.metric) select.value = state.metric;
 }
 
+// Parallel coordinates drawn as SVG lines (one per trial, coloured by the metric) rather than plotly's
+// WebGL "parcoords" trace: WebGL is often missing or unreliable on the remote and headless machines
+// experiments run on, and this page must draw everywhere.
+const VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
+
+function colourOf(share) {
+  return VIRIDIS[Math.min(VIRIDIS.length - 1, Math.max(0, Math.round(share * (VIRIDIS.length - 1))))];
+}
+
+function axisOf(label, values) {
+  if (values.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    const lo = Math.min(...values), hi = Math.max(...values);
+    const at = (v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5);
+    return { label, at, ticks: hi > lo ? [[0, show(lo)], [1, show(hi)]] : [[0.5, show(lo)]] };
+  }
+  const names = [...new Set(values.map(show))].sort();
+  const at = (v) => (names.length > 1 ? names.indexOf(show(v)) / (names.length - 1) : 0.5);
+  return { label, at, ticks: names.map((n) => [at(n), n]) };
+}
+
 function renderParcoords() {
   const scored = state.trials.filter((t) => metricOf(t) !== null);
   if (!scored.length) return;
-  const dims = configKeys(scored).map((k) => {
-    const values = scored.map((t) => flatten(t.config)[k]);
-    if (values.every((v) => typeof v === "number")) return { label: k, values };
-    const labels = [...new Set(values.map(show))].sort();
-    return { label: k, values: values.map((v) => labels.indexOf(show(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
+  const flat = scored.map((t) => flatten(t.config));
+  const axes = configKeys(scored).map((k) => axisOf(k, flat.map((c) => c[k])));
+  const metricAxis = axisOf(state.metric, scored.map(metricOf));
+  axes.push(metricAxis);
+  const traces = scored.map((t, i) => {
+    const good = metricAxis.at(metricOf(t));
+    return {
+      type: "scatter", mode: "lines+markers", name: t.id, showlegend: false, hoverinfo: "text",
+      text: axes.map((a) => `${t.id} ${a.label}=${show(a === metricAxis ? metricOf(t) : flat[i][a.label])}`),
+      x: axes.map((_, j) => j), y: axes.map((a) => a.at(a === metricAxis ? metricOf(t) : flat[i][a.label])),
+      line: { color: colourOf(state.mode === "min" ? 1 - good : good), width: 2 }, marker: { size: 5 },
+    };
   });
-  const metricValues = scored.map(metricOf);
-  dims.push({ label: state.metric, values: metricValues });
-  Plotly.react("parcoords", [{
-    type: "parcoords", dimensions: dims,
-    line: { color: metricValues, colorscale: "Viridis", reversescale: state.mode === "min", showscale: true },
-  }], { margin: { l: 60, r: 60, t: 40, b: 20 } }, PLOT_CONFIG);
+  const annotations = axes.flatMap((a, j) => a.ticks.map(([y, text]) => ({
+    x: j, y, text, showarrow: false, xanchor: "left", xshift: 4, font: { size: 10 },
+  })));
+  const shapes = axes.map((_, j) => ({ type: "line", x0: j, x1: j, y0: 0, y1: 1, line: { color: "#999", width: 1 } }));
+  Plotly.react("parcoords", traces, {
+    margin: { l: 20, r: 60, t: 10, b: 40 }, annotations, shapes,
+    xaxis: { tickvals: axes.map((_, j) => j), ticktext: axes.map((a) => a.label), zeroline: false, showgrid: false },
+    yaxis: { visible: false, range: [-0.05, 1.05] },
+  }, PLOT_CONFIG);
 }
 
 async function refreshCurves() {
