@@ -27,3 +27,11 @@ def test_quickstart_pytorch(tmp_path):
     stdout = run_example("quickstart_pytorch.py", tmp_path)
     assert stdout.count("TERMINATED") >= 2
     assert "== Status ==" in stdout
+
+
+@pytest.mark.timeout(120)
+def test_tune_client_example(tmp_path):
+    stdout = run_example("tune_client_example.py", tmp_path)
+    assert "Added: [(" in stdout and "'PENDING')" in stdout
+    assert "Stopped the worst trial" in stdout and ": TERMINATED" in stdout
+    assert "Experiment ended (5 trials, exit code 0)." in stdout
