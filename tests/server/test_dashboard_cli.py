@@ -1,6 +1,7 @@
 """`tunelab dashboard <folder>`: a finished experiment served read-only from its files, in a real process."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,3 +64,26 @@ def test_dashboard_refuses_a_storage_uri_and_a_folder_without_trials(tmp_path, c
     assert "storage URIs are not supported yet" in capsys.readouterr().err
     assert main(["dashboard", str(tmp_path), "--port", "0"]) == 2
     assert "no trial folders" in capsys.readouterr().err
+
+
+def test_best_so_far_reads_a_growing_result_file_incrementally(tmp_path):
+    """A folder an experiment elsewhere is still writing: a line being written is not read until it ends."""
+    from tunelab.server.gateway import FolderGateway
+
+    trial_dir = tmp_path / "exp" / "train_0_a1b2c"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / "params.json").write_text(json.dumps({"lr": 0.1}))
+    lines = [json.dumps({"loss": loss, "timestamp": t, "trial_id": "a1b2c", "training_iteration": i + 1})
+             for i, (t, loss) in enumerate([(10, 0.5), (11, 0.7), (12, 0.3), (13, 0.2)])]
+    result = trial_dir / "result.json"
+    result.write_text("\n".join(lines[:3]) + "\n" + lines[3][:10])  # the last line is half written
+    reader = FolderGateway(str(tmp_path / "exp"))
+    assert reader.best_so_far("loss", "min") == [{"time": 10.0, "value": 0.5, "trial": "a1b2c"},
+                                                 {"time": 12.0, "value": 0.3, "trial": "a1b2c"}]
+    assert reader.best_so_far("loss", "max") == [{"time": 10.0, "value": 0.5, "trial": "a1b2c"},
+                                                 {"time": 11.0, "value": 0.7, "trial": "a1b2c"}]
+    with open(result, "a") as f:
+        f.write(lines[3][10:] + "\n")
+    assert reader.best_so_far("loss", "min")[-1] == {"time": 13.0, "value": 0.2, "trial": "a1b2c"}
+    result.write_text(lines[1] + "\n")  # rewritten (a restarted trial): read from the start again
+    assert reader.best_so_far("loss", "min") == [{"time": 11.0, "value": 0.7, "trial": "a1b2c"}]

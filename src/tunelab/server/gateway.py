@@ -96,6 +96,7 @@ class TrialReader:
     subclass says where the trials come from (`_trials`, `_find`) and whether writes are possible."""
 
     read_only = True
+    _improvements: _Improvements
 
     def _trials(self) -> list[Trial]:
         raise NotImplementedError
@@ -123,16 +124,10 @@ class TrialReader:
 
     def best_so_far(self, metric: str, mode: str) -> list[dict]:
         """`[{"time", "value", "trial"}]`: each result that improved the best `metric` value, in time order."""
-        from tunelab.analysis import metric_number
-
         _check_mode(mode)
         points = []
         for trial in self._trials():
-            for result in _history(trial):
-                value = metric_number(result, metric)
-                stamp = result.get("timestamp")
-                if value is not None and math.isfinite(value) and isinstance(stamp, (int, float)):
-                    points.append((float(stamp), value, trial.trial_id))
+            points += [(stamp, value, trial.trial_id) for stamp, value in self._improvements.read(trial, metric, mode)]
         improved: list[dict] = []
         for stamp, value, trial_id in sorted(points):
             if not improved or (value > improved[-1]["value"] if mode == "max" else value < improved[-1]["value"]):
@@ -171,6 +166,67 @@ def _history(trial: Trial) -> list[dict]:
     return results or ([trial.last_result] if trial.last_result else [])
 
 
+class _Improvements:
+    """Per trial, metric and mode, the results that improved the trial's own best value (all that best-so-far
+    needs), read from its result.json incrementally: each read parses only the complete lines appended
+    since the last one, so a page polling a growing file costs what was added, and the driver keeps two
+    numbers per improvement rather than every result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str, str], tuple[int, int, float | None, list[tuple[float, float]]]] = {}
+
+    def read(self, trial: Trial, metric: str, mode: str) -> list[tuple[float, float]]:
+        from tunelab.loggers.json_logger import RESULT_FILE
+
+        path = os.path.join(trial.logdir, RESULT_FILE) if trial.logdir else ""
+        try:
+            stat = os.stat(path)
+        except OSError:  # no file (yet): the last result, if any
+            return self._improve(None, [], [trial.last_result] if trial.last_result else [], metric, mode)[1]
+        key = (path, metric, mode)
+        with self._lock:
+            inode, offset, best, points = self._seen.get(key, (stat.st_ino, 0, None, []))
+            if inode != stat.st_ino or stat.st_size < offset:  # replaced or truncated: read it again
+                offset, best, points = 0, None, []
+            if stat.st_size > offset:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    chunk = f.read(stat.st_size - offset)
+                end = chunk.rfind(b"\n") + 1  # a line still being written waits for its end
+                best, points = self._improve(best, points, _parse_lines(chunk[:end]), metric, mode)
+                offset += end
+            self._seen[key] = (stat.st_ino, offset, best, points)
+            return points
+
+    @staticmethod
+    def _improve(best: float | None, points: list[tuple[float, float]], results: list[dict], metric: str,
+                 mode: str) -> tuple[float | None, list[tuple[float, float]]]:
+        from tunelab.analysis import metric_number
+
+        points = list(points)
+        for result in results:
+            value, stamp = metric_number(result, metric), result.get("timestamp")
+            if value is None or not math.isfinite(value) or not isinstance(stamp, (int, float)):
+                continue
+            if best is None or (value > best if mode == "max" else value < best):
+                best = value
+                points.append((float(stamp), value))
+        return best, points
+
+
+def _parse_lines(chunk: bytes) -> list[dict]:
+    results = []
+    for line in chunk.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:  # a torn line (a killed writer): the others still count
+            continue
+        if isinstance(value, dict):
+            results.append(value)
+    return results
+
+
 class FolderGateway(TrialReader):
     """The trials of an experiment folder, read again from its files on every request (so a folder an
     experiment elsewhere is still writing shows its progress); read-only."""
@@ -179,6 +235,7 @@ class FolderGateway(TrialReader):
         if not os.path.isdir(path):
             raise TuneError(f"No experiment folder at {path!r}.")
         self.path = os.path.abspath(path)
+        self._improvements = _Improvements()
 
     def _trials(self) -> list[Trial]:
         from tunelab.analysis import load_trials
@@ -198,6 +255,7 @@ class Gateway(TrialReader):
         self._controller = controller
         self._timeout_s = timeout_s
         self._closed = False
+        self._improvements = _Improvements()
 
     # -- reads (HTTP thread) -----------------------------------------------------------------------
     def _trials(self) -> list[Trial]:
