@@ -309,7 +309,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(403, "Specs with {\"eval\": ...} are only accepted from loopback or with the token.")
 
     def _has_body(self) -> bool:
-        return int(self.headers.get("Content-Length") or 0) > 0
+        return self._content_length() > 0
+
+    def _content_length(self) -> int:
+        text = self.headers.get("Content-Length") or "0"
+        if not text.strip().isdigit():
+            raise _HTTPError(400, f"Content-Length must be a number of bytes, got {text!r}.")
+        return int(text)
 
     # -- routes ------------------------------------------------------------------------------------
     def _route(self, method: str, parts: list[str], query: dict[str, list[str]]) -> Any:
@@ -365,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
         return _Answer(200, _asset(name), STATIC_FILES[name], {"Cache-Control": "no-cache"})
 
     def _json_body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._content_length()
         if length > MAX_BODY_BYTES:
             raise _HTTPError(413, f"The request body is over {MAX_BODY_BYTES} bytes.")
         try:
