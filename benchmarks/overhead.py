@@ -4,6 +4,7 @@
     python benchmarks/overhead.py --peers    # also Ray Tune and Optuna when installed, with ratios
     python benchmarks/overhead.py --quick    # fewer repeats and smaller workloads
     python benchmarks/overhead.py --ray-executor   # also tunelab's Ray executor (trials as Ray actors)
+    python benchmarks/overhead.py --dashboard      # per-report overhead with the server on and a page polling
 
 Figures: import time; process start to first result of a one-trial experiment; per-report overhead (one
 trial reporting 20,000 results, timed inside the trial between its first and last report); per-trial
@@ -70,9 +71,53 @@ def w_per_report(args: argparse.Namespace) -> dict:
             if i == n - 1:
                 tune.report(i=i, span=time.perf_counter() - first)
 
-    analysis = tune.run(reporter_loop, verbose=0, local_dir=args.dir)
+    served: dict = {}
+    poller = None
+    if args.poll_ms:  # the server on (-1: nobody asks), or a client in another process polls as the page does
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        served = {"with_server": True, "server_port": port}
+        poller = None if args.poll_ms < 0 else subprocess.Popen([sys.executable, HERE, "--workload", "poller", "--n", str(port),
+                                   "--reports", str(args.poll_ms)])
+    try:
+        analysis = tune.run(reporter_loop, verbose=0, local_dir=args.dir, **served)
+    finally:
+        if poller is not None:
+            poller.terminate()
+            poller.wait()
     result = analysis.trials[0].last_result
     return {"us_per_report": result["span"] / (n - 1) * 1e6, "reports": result["training_iteration"]}
+
+
+def w_poller(args: argparse.Namespace) -> dict:
+    """What the dashboard page asks (GET /trials every poll; the chosen trials' curves and best-so-far every
+    5th poll; parameter importance every 10th) against the server on port `--n`, every `--reports` ms
+    (1 = as fast as it answers), until terminated."""
+    import http.client
+
+    port, interval = args.n, args.reports / 1000.0
+    polls = 0
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            paths = ["/trials"]
+            conn.request("GET", "/trials")
+            trials = json.loads(conn.getresponse().read())["trials"]
+            if polls % 5 == 0:
+                paths += [f"/trials/{t['id']}/results" for t in trials[:5]] + ["/best?metric=i&mode=max"]
+            if polls % 10 == 0:
+                paths.append("/importance?metric=i&mode=max")
+            for path in paths[1:]:
+                conn.request("GET", path)
+                conn.getresponse().read()
+            conn.close()
+            polls += 1
+        except (OSError, ValueError, KeyError):
+            pass  # not listening yet, or gone
+        time.sleep(interval if interval > 0.001 else 0)
 
 
 def w_per_trial(args: argparse.Namespace) -> dict:
@@ -177,6 +222,9 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also run Ray Tune and Optuna when installed")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller workloads")
     parser.add_argument("--ray-executor", action="store_true", help="also tunelab with executor='ray'")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="also per-report overhead with the server on and a client polling like the page")
+    parser.add_argument("--poll-ms", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -220,6 +268,13 @@ def main() -> None:
     big = run_workload("per_trial", "--n", str(many))[0]
     show(f"{many} trivial trials: wall time", f"{big['wall_s']:.1f} s")
     show(f"{many} trivial trials: driver peak RSS", f"{big['peak_rss_mb']:.0f} MB")
+
+    if args.dashboard:
+        print("\nthe dashboard's live updates (server on, a client in another process polling as the page does):")
+        for label, poll_ms in (("page's default, 1 poll/s", 1000), ("continuous polling (worst case)", 1)):
+            served = median_of(repeats, lambda poll_ms=poll_ms: run_workload(
+                "per_report", "--n", str(reports), "--poll-ms", str(poll_ms))[0]["us_per_report"])
+            show(f"per-report overhead, {label}", f"{served:.0f} us", f"without the server: {per_report:.0f} us")
 
     if args.ray_executor:
         print("\ntunelab with executor='ray' (a Ray instance it starts on 127.0.0.1; trials as Ray actors):")

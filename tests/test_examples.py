@@ -63,3 +63,11 @@ def test_xgboost_example(tmp_path):
 def test_lightgbm_example(tmp_path):
     pytest.importorskip("lightgbm")
     _boosting_example("lightgbm_example.py", tmp_path, "lightgbm_breast_cancer")
+
+
+@pytest.mark.timeout(120)
+def test_tune_client_example(tmp_path):
+    stdout = run_example("tune_client_example.py", tmp_path)
+    assert "Added: [(" in stdout and "'PENDING')" in stdout
+    assert "Stopped the worst trial" in stdout and ": TERMINATED" in stdout
+    assert "Experiment ended (5 trials, exit code 0)." in stdout

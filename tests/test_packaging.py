@@ -50,6 +50,8 @@ def test_sdist_and_wheel_ship_the_license_and_metadata(tmp_path):
         metadata = Parser().parsestr(whl.read(metadata_name).decode())
         assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
         assert "tunelab/py.typed" in names and "tunelab/__main__.py" in names
+        for page_file in ("dashboard.html", "dashboard.js", "dashboard.css"):  # the dashboard page (docs/dashboard.md)
+            assert f"tunelab/server/static/{page_file}" in names
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata["Version"] == tunelab.__version__
     classifiers = metadata.get_all("Classifier")

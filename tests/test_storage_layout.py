@@ -12,6 +12,8 @@ OWNER = pathlib.Path(layout.__file__).resolve()
 # a name with a persisted kind of extension, a bare such extension, or one of the extensionless names
 # (".json" / ".yaml" alone are the extensions of config files the CLI reads, not of files tunelab writes)
 _FILE_NAME = re.compile(r"[\w.<>{}*-]+\.(json|jsonl|csv|txt|pkl|torn|tmp)|\.(jsonl|csv|txt|pkl|torn|tmp)")
+#: literals that look like file names but are not files: routes of the REST API
+_NOT_FILES = {"openapi.json"}
 _OTHER_NAMES = re.compile(
     r"lock|\.tunelab|\.tune_metadata|checkpoint_(\d*|\{.*)|events\.out\.tfevents.*|\.tmp_.*|\.old_.*")
 
@@ -29,7 +31,8 @@ def _file_name_literals(path):
     skip = {id(node) for node in _docstrings(tree)}
     for node in ast.walk(tree):
         literal = isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
-        if literal and (_FILE_NAME.fullmatch(node.value) or _OTHER_NAMES.fullmatch(node.value)):
+        if literal and node.value not in _NOT_FILES and (_FILE_NAME.fullmatch(node.value)
+                                                         or _OTHER_NAMES.fullmatch(node.value)):
             yield node.lineno, node.value
 
 

@@ -156,12 +156,15 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
                 callbacks: list[Callback] | None, verbose: int, resume: Any = False, stopper: Stopper | None = None,
                 max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
                 metric: str | None = None, mode: str | None = None, with_server: bool = False,
-                server_port: int = 4321) -> list[Trial]:
+                server_port: int = 4321, server_host: str | None = None,
+                server_token: str | None = None) -> list[Trial]:
     from tunelab.registry import get_trainable
     from tunelab.storage.experiment_state import ExperimentState
 
     if not with_server and server_port != 4321:
         raise TuneError(f"server_port={server_port!r} needs with_server=True (no server is started without it)")
+    if not with_server and (server_host is not None or server_token is not None):
+        raise TuneError("server_host / server_token need with_server=True (no server is started without them)")
     for experiment in experiments:  # names may be registered after the spec was built, but not after this
         get_trainable(experiment.trainable_name)
     mode_name = _resume_mode(resume)
@@ -199,7 +202,7 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
             if with_server:
                 from tunelab.server import TuneServer
 
-                server = TuneServer(controller, port=server_port)
+                server = TuneServer(controller, port=server_port, **_server_address(server_host, server_token))
         except BaseException:
             state.close()  # nothing ran: release the journal as controller.run() would have
             raise
@@ -209,6 +212,14 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
             return _run_interruptible(controller, experiments)
     finally:
         state.release()
+
+
+def _server_address(host: str | None, token: str | None) -> dict[str, Any]:
+    """`host` and `token` for the server: the arguments, else $TUNELAB_SERVER_HOST / $TUNELAB_SERVER_TOKEN,
+    else loopback without a token."""
+    host = host if host is not None else os.environ.get("TUNELAB_SERVER_HOST") or "127.0.0.1"
+    token = token if token is not None else os.environ.get("TUNELAB_SERVER_TOKEN") or None
+    return {"host": host, "token": token}
 
 
 def _run_interruptible(controller: Controller, experiments: list[Experiment]) -> list[Trial]:
@@ -274,7 +285,8 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | Searc
                     scheduler: TrialScheduler | None = None, with_server: bool = False, server_port: int = 4321,
                     verbose: int = 1, raise_on_failed_trial: bool = True, resume: Any = False,
                     callbacks: list[Callback] | None = None, queue_trials: bool = False,
-                    trial_executor: Any = None, **options: Any) -> list[Trial]:
+                    trial_executor: Any = None, server_host: str | None = None, server_token: str | None = None,
+                    **options: Any) -> list[Trial]:
     """Run `{name: spec}`, an Experiment or a list of them (the seed's entry point); returns the trials."""
     from tunelab.options import check_options
 
@@ -290,7 +302,8 @@ def run_experiments(experiments: Any = None, search_alg: SearchAlgorithm | Searc
         if not experiment_list and isinstance(source, BasicVariantGenerator):
             raise TuneError("run_experiments needs experiments: pass {name: spec}, an Experiment or a list of them")
     trials = _run_trials(experiment_list, source, scheduler or FIFOScheduler(), callbacks, int(verbose),
-                         resume=resume, with_server=with_server, server_port=server_port)
+                         resume=resume, with_server=with_server, server_port=server_port, server_host=server_host,
+                         server_token=server_token)
     _check_failed(trials, raise_on_failed_trial)
     return trials
 
@@ -345,7 +358,8 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
         keep_checkpoints_num: int | None = None, checkpoint_score_attr: str | None = None,
         max_failures: int = 0, restore: str | None = None, resume: Any = False,
         callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
-        server_port: int = 4321, raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
+        server_port: int = 4321, server_host: str | None = None, server_token: str | None = None,
+        raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
         time_budget_s: float | None = None, trial_name_creator: Any = None, trial_dirname_creator: Any = None,
         **options: Any) -> ExperimentAnalysis:
     """Tune a trainable (the modern single call). Returns an `ExperimentAnalysis`.
@@ -384,6 +398,6 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
     trials = _run_trials([experiment], search_alg, scheduler, callbacks, int(verbose), resume=resume,
                          stopper=stopper, max_concurrent_trials=max_concurrent_trials,
                          time_budget_s=time_budget_s, metric=metric, mode=mode, with_server=with_server,
-                         server_port=server_port)
+                         server_port=server_port, server_host=server_host, server_token=server_token)
     _check_failed(trials, raise_on_failed_trial)
     return ExperimentAnalysis(trials, default_metric=metric, default_mode=mode)

@@ -429,6 +429,30 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard of an experiment folder, read-only, until interrupted."""
+    import time
+
+    from tunelab.server import TuneServer
+
+    if "://" in args.experiment_dir:
+        raise UsageError(f"{args.experiment_dir}: storage URIs are not supported yet (tunelab has no remote storage; "
+                         "results are written under local_dir). Copy the experiment folder here and pass its path.")
+    path = _experiment_dir(args.experiment_dir)
+    _load(path)  # a folder without trials is an error now, not an empty page
+    token = args.token or os.environ.get("TUNELAB_SERVER_TOKEN") or None
+    server = TuneServer.for_folder(path, port=args.port, host=args.host, token=token)
+    where = f"http://{server.address}/" + ("?token=<your token>" if token else "")
+    print(f"tunelab dashboard: {path} (read-only, from its files) at {where}  (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        server.shutdown()
+
+
 # -- the parser --------------------------------------------------------------------------------------
 def _add_metric_args(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--metric", help=f"result key to {what} (default: the first of mean_accuracy, mean_loss, "
@@ -497,6 +521,22 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", metavar="DIR", help="folder for the plots (default: EXPERIMENT_DIR/plots)")
     plot.add_argument("--png", action="store_true", help="also write PNG files (needs kaleido)")
     plot.set_defaults(handler=cmd_plot)
+
+    dashboard = sub.add_parser(
+        "dashboard", help="serve the dashboard page of an experiment folder (read-only)",
+        description="Serve the dashboard (trials table, learning curves, best so far, parallel coordinates, parameter "
+                    "importance) of a finished experiment, or of one running elsewhere, from its files: read-only. "
+                    "A running experiment serves its own, with stop and add, when started with with_server=True.",
+        epilog="Example: tunelab dashboard ~/tunelab_results/my_exp --port 4321. See docs/dashboard.md.")
+    dashboard.add_argument("experiment_dir", metavar="EXPERIMENT_DIR",
+                           help="experiment folder, or an experiment name under the default results folder "
+                                "(storage URIs are not supported yet)")
+    dashboard.add_argument("--port", type=int, default=4321, help="port to listen on (default: 4321; 0 picks one)")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: 127.0.0.1; another one needs a token)")
+    dashboard.add_argument("--token", help="token every request must carry (default: $TUNELAB_SERVER_TOKEN); "
+                                           "needed to listen on an address other than loopback")
+    dashboard.set_defaults(handler=cmd_dashboard)
     return parser
 
 

@@ -30,10 +30,11 @@ class TrialView(NamedTuple):
     num_failures: int
     error_file: str | None
     has_checkpoint: bool
+    local_dir: str | None  # the experiment's folder
 
     @classmethod
     def of(cls, trial: "Trial") -> "TrialView":
         """A snapshot of `trial` now (call it in the thread that changes the trial)."""
         return cls(trial.trial_id, trial.trainable_name, trial.status, trial.config, trial.last_result,
                    trial.experiment_tag, trial.resources, trial.logdir, trial.num_failures, trial.error_file,
-                   trial.checkpoint is not None)
+                   trial.checkpoint is not None, trial.local_dir)
