@@ -139,3 +139,18 @@ def test_bad_arguments_are_tune_errors() -> None:
         TuneReportCheckpointCallback(filename="checkpoint")
     with pytest.raises(TuneError, match="one per hook"):
         TuneReportCheckpointCallback(frequency=[1, 2])
+
+
+def test_ray_air_report_checkpoint_callback(tmp_path: Path) -> None:
+    """Ray 2.x's `ReportCheckpointCallback`: metrics every batch, the model at each epoch's end."""
+    from tunelab.integrations.keras import ReportCheckpointCallback
+
+    callback = ReportCheckpointCallback(checkpoint_on="epoch_end", report_metrics_on="train_batch_end",
+                                        metrics={"mean_accuracy": "accuracy"})
+    analysis = tunelab.run(train_plain, config={"callback": callback}, local_dir=str(tmp_path), verbose=0)
+    [trial] = analysis.trials
+    history = analysis.history(trial)
+    assert len(history) == 3 * 2 + 3 and all(0 <= r["mean_accuracy"] <= 1 for r in history)
+    assert os.path.basename(trial.checkpoint.path) == "checkpoint_9"  # the third epoch's end
+    assert TuneReportCheckpointCallback.get_initial_epoch(trial.checkpoint) == 3
+    assert TuneReportCheckpointCallback.get_model(trial.checkpoint).count_params() == 5

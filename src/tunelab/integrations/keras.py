@@ -35,7 +35,7 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.integrations._report import model_file, normalize_hooks, normalize_metrics, report, select_metrics
 
-__all__ = ["TuneReportCallback", "TuneReportCheckpointCallback"]
+__all__ = ["ReportCheckpointCallback", "TuneReportCallback", "TuneReportCheckpointCallback"]
 
 try:  # the base class, when keras imports with its configured backend; else building a callback raises
     from keras.callbacks import Callback as _Base
@@ -163,3 +163,18 @@ class TuneReportCallback(TuneReportCheckpointCallback):
 
     def __init__(self, metrics: str | list[str] | dict[str, str] | None = None, on: str | list[str] = "epoch_end"):
         super().__init__(metrics=metrics, frequency=0, on=on)
+
+
+class ReportCheckpointCallback(TuneReportCheckpointCallback):
+    """Ray 2.x's `ray.air.integrations.keras.ReportCheckpointCallback` (also `ray.train.tensorflow.keras`):
+    report the logs on the `report_metrics_on` hooks and the model (`model.keras`) as checkpoint on the
+    `checkpoint_on` hooks; a hook in both is one report with its checkpoint."""
+
+    def __init__(self, checkpoint_on: str | list[str] = "epoch_end", report_metrics_on: str | list[str] = "epoch_end",
+                 metrics: str | list[str] | dict[str, str] | None = None):
+        owner = type(self).__name__
+        checkpoint_hooks = normalize_hooks(checkpoint_on, ALLOWED_HOOKS, owner)
+        report_hooks = normalize_hooks(report_metrics_on, ALLOWED_HOOKS, owner)
+        on = list(dict.fromkeys(report_hooks + checkpoint_hooks))
+        super().__init__(metrics=metrics, filename="model.keras", on=on,
+                         frequency=[1 if hook in checkpoint_hooks else 0 for hook in on])
