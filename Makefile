@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[all,test,dev]'
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[all,test,dev,lightning,keras]'
 	touch $(STAMP)
 
 venv: $(STAMP)

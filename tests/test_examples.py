@@ -71,3 +71,32 @@ def test_tune_client_example(tmp_path):
     assert "Added: [(" in stdout and "'PENDING')" in stdout
     assert "Stopped the worst trial" in stdout and ": TERMINATED" in stdout
     assert "Experiment ended (5 trials, exit code 0)." in stdout
+
+
+def _framework_example(name, tmp_path, experiment, max_epochs):
+    stdout = run_example(name, tmp_path)
+    assert "Number of trials: 4 (4 TERMINATED)" in stdout
+    epochs = re.search(rf"^4 trials, (\d+) epochs in all \(of {4 * max_epochs}\)", stdout, re.MULTILINE)
+    assert epochs and 4 <= int(epochs.group(1)) <= 4 * max_epochs  # (tests/integrations shows ASHA's stops exactly)
+    assert re.search(r"^Best hyperparameters found were:  \{.*'lr'", stdout, re.MULTILINE)
+    accuracy = float(re.search(r"^Best validation accuracy: ([\d.]+)", stdout, re.MULTILINE).group(1))
+    assert accuracy > 0.3  # learned: 10 classes give 0.1 by chance
+    assert os.path.isdir(tmp_path / experiment)
+    return stdout
+
+
+def test_keras_mnist_example(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("keras") is None:  # not imported here: keras needs KERAS_BACKEND first
+        pytest.skip("keras is not installed")
+    pytest.importorskip("torch")
+    stdout = _framework_example("keras_mnist_example.py", tmp_path, "keras_digits", 6)
+    best = float(re.search(r"^Best validation accuracy: ([\d.]+)", stdout, re.MULTILINE).group(1))
+    loaded = float(re.search(r"^Best model accuracy: ([\d.]+)", stdout, re.MULTILINE).group(1))
+    assert loaded == pytest.approx(best, abs=0.002)  # the checkpointed model, loaded back, scores the same
+
+
+def test_lightning_example(tmp_path):
+    pytest.importorskip("lightning")
+    _framework_example("lightning_example.py", tmp_path, "lightning_digits", 5)

@@ -4,7 +4,8 @@
 fairly across states, natural sort by experiment tag). It costs O(n) plus O(n log k) for the k trials
 shown, so it stays cheap with 10,000 trials. `ProgressReporter` prints that block every few seconds, or,
 in a terminal, keeps a live `rich` table with a progress bar; it also prints `Result for <trial>:`
-blocks at verbose >= 2.
+blocks at verbose >= 2. In a Jupyter notebook it keeps one HTML table that is updated in place
+(`IPython.display`, like Ray Tune's notebook reporter).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from tunelab.trial import Trial
 
-__all__ = ["ProgressReporter", "pretty_print", "select_trials", "status_text"]
+__all__ = ["ProgressReporter", "in_notebook", "pretty_print", "select_trials", "status_text"]
 
 MAX_DEBUG_TRIALS = 20
 DEFAULT_METRICS = ((EPISODE_REWARD_MEAN, "rew"), (MEAN_LOSS, "loss"), (MEAN_ACCURACY, "acc"))
@@ -138,7 +139,8 @@ class ProgressReporter(Callback):
     `done=True`; `info` holds `scheduler_debug`, `resources_used`, `result_dirs`, and optionally
     `total_trials`, `metric`, `mode`. Verbosity: 0 silent, 1 status only, 2 also `Result for <trial>:`
     at most every `result_interval_s` per trial and always for the final result, 3 every result.
-    In a terminal (or with `live=True`) the status is a live table refreshed at most 4 times a second;
+    In a terminal (or with `live=True`) the status is a live table refreshed at most 4 times a second; in a
+    Jupyter notebook (or with `notebook=True`) one HTML output updated in place at most twice a second;
     otherwise the text block is printed at most every `print_interval_s`.
     """
 
@@ -152,6 +154,7 @@ class ProgressReporter(Callback):
         max_trials: int = MAX_DEBUG_TRIALS,
         out: TextIO | None = None,
         live: bool | None = None,
+        notebook: bool | None = None,
     ):
         self.verbose = verbose
         self.metric, self.mode = metric, mode
@@ -160,21 +163,32 @@ class ProgressReporter(Callback):
         self.max_trials = max_trials
         self._out = out
         self._live_wanted = live
+        self._notebook_wanted = notebook
         self._info: dict[str, Any] = {}
         self._last_status = float("-inf")
         self._last_result_print: dict[str, float] = {}
-        self._view: _LiveView | None = None
+        self._view: _LiveView | _NotebookView | None = None
 
     @property
     def refresh_interval_s(self) -> float:
-        """How often the controller should call `report`: a live table is redrawn 4 times a second."""
+        """How often the controller should call `report`: a live table is redrawn 4 times a second, a
+        notebook's twice."""
+        if self._use_notebook():
+            return _NotebookView.min_interval_s
         return 0.25 if self._use_live() else self.print_interval_s
 
     @property
     def out(self) -> TextIO:
         return self._out if self._out is not None else sys.stdout
 
+    def _use_notebook(self) -> bool:
+        if self._notebook_wanted is not None:
+            return self._notebook_wanted
+        return self._out is None and self._live_wanted is None and in_notebook()
+
     def _use_live(self) -> bool:
+        if self._use_notebook():
+            return False
         if self._live_wanted is not None:
             return self._live_wanted
         isatty = getattr(self.out, "isatty", None)
@@ -191,9 +205,9 @@ class ProgressReporter(Callback):
         if self.verbose < 1:
             return
         self._info = {**info, "metric": info.get("metric") or self.metric, "mode": info.get("mode") or self.mode}
-        if self._use_live():
+        if self._use_notebook() or self._use_live():
             if self._view is None:
-                self._view = _LiveView(self.out, self.max_trials)
+                self._view = _NotebookView(self.max_trials) if self._use_notebook() else _LiveView(self.out, self.max_trials)
             self._view.update(trials, self._info, force=True)
             if done:
                 self._stop_view()
@@ -236,6 +250,101 @@ class ProgressReporter(Callback):
         if self._view is not None:
             self._view.stop()
             self._view = None
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython's ZMQInteractiveShell). Reads IPython only if it
+    is already imported (a kernel always has it), so `import tunelab` stays light."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    if get_ipython is None:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _header_lines(trials: list["Trial"], info: dict[str, Any]) -> list[str]:
+    """The lines above the trials table: scheduler, resources, result folders, counts, best trial."""
+    lines = [info.get("scheduler_debug", "")]
+    if info.get("resources_used"):
+        lines.append(f"Resources requested: {info['resources_used']}")
+    lines += [f"Result logdir: {d}" for d in info.get("result_dirs", ())]
+    if trials:
+        lines.append(f"Number of trials: {trial_counts(trials)}")
+    if info.get("metric") and metrics.is_mode(info.get("mode")):
+        lines.append(best_trial_line(trials, info["metric"], info["mode"]) or "")
+    return [line for line in lines if line]
+
+
+def _table_rows(trials: list["Trial"], info: dict[str, Any], max_trials: int) -> tuple[list[str], list[list[str]]]:
+    """The trials table: its column names and rows (a `... n more <STATE>` row for hidden trials)."""
+    sections = select_trials(trials, max_trials)
+    shown = [t for s in sections for t in (*s.head, *s.tail)]
+    if info.get("metric"):
+        metrics = [(info["metric"], info["metric"])]
+    else:
+        metrics = [(k, label) for k, label in DEFAULT_METRICS if any(k in t.last_result for t in shown)]
+    columns = ["Trial name", "status", "iter", "total time (s)", *(label for _, label in metrics)]
+    rows = []
+    for section in sections:
+        rows += [_row(trial, metrics) for trial in section.head]
+        if section.hidden:
+            rows.append([f"... {section.hidden} more {section.state}", *[""] * (3 + len(metrics))])
+        rows += [_row(trial, metrics) for trial in section.tail]
+    return columns, rows
+
+
+class _NotebookView:
+    """One notebook output (`display(..., display_id=True)`) replaced in place by each update: header
+    lines, the trials table as HTML and `n/total trials finished`; `text/plain` holds the seed's block."""
+
+    min_interval_s = 0.5
+
+    def __init__(self, max_trials: int):
+        self._max_trials = max_trials
+        self._handle: Any = None
+        self._last = float("-inf")
+
+    def print(self, text: str) -> None:
+        print(text, flush=True)
+
+    def update(self, trials: list["Trial"], info: dict[str, Any], force: bool) -> None:
+        """Replace the output, at most every `min_interval_s` unless `force`."""
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        bundle = {
+            "text/html": self._html(trials, info),
+            "text/plain": status_text(trials, info.get("scheduler_debug", ""), info.get("resources_used", ""),
+                                      info.get("result_dirs", ()), self._max_trials),
+        }
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def _html(self, trials: list["Trial"], info: dict[str, Any]) -> str:
+        from html import escape
+
+        columns, rows = _table_rows(trials, info, self._max_trials)
+        finished = sum(1 for t in trials if t.is_finished())
+        total = info.get("total_trials")
+        parts = ['<div class="tunelab-status">', "<h3>Trial status</h3>"]
+        parts += [f"<p>{escape(line)}</p>" for line in _header_lines(trials, info)]
+        parts.append(f"<p>{finished}/{total if total else '?'} trials finished</p>")
+        parts.append('<table class="tunelab-trials"><thead><tr>')
+        parts += [f"<th>{escape(c)}</th>" for c in columns]
+        parts.append("</tr></thead><tbody>")
+        for row in rows:
+            parts.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>")
+        parts.append("</tbody></table></div>")
+        return "".join(parts)
+
+    def stop(self) -> None:
+        """Nothing to close: the output keeps its last state."""
 
 
 class _LiveView:
@@ -285,35 +394,17 @@ class _LiveView:
     def _header(self, trials: list["Trial"], info: dict[str, Any]) -> list[Text]:
         from rich.text import Text
 
-        lines = [info.get("scheduler_debug", "")]
-        if info.get("resources_used"):
-            lines.append(f"Resources requested: {info['resources_used']}")
-        lines += [f"Result logdir: {d}" for d in info.get("result_dirs", ())]
-        if trials:
-            lines.append(f"Number of trials: {trial_counts(trials)}")
-        if info.get("metric") and metrics.is_mode(info.get("mode")):
-            lines.append(best_trial_line(trials, info["metric"], info["mode"]) or "")
-        return [Text(line) for line in lines if line]
+        return [Text(line) for line in _header_lines(trials, info)]
 
     def _table(self, trials: list["Trial"], info: dict[str, Any]) -> Any:
         from rich.table import Table
 
-        sections = select_trials(trials, self._max_trials)
-        shown = [t for s in sections for t in (*s.head, *s.tail)]
-        if info.get("metric"):
-            metrics = [(info["metric"], info["metric"])]
-        else:
-            metrics = [(k, label) for k, label in DEFAULT_METRICS if any(k in t.last_result for t in shown)]
+        columns, rows = _table_rows(trials, info, self._max_trials)
         table = Table(show_edge=False, pad_edge=False)
-        for name in ("Trial name", "status", "iter", "total time (s)", *(label for _, label in metrics)):
+        for name in columns:
             table.add_column(name, justify="left" if name in ("Trial name", "status") else "right")
-        for section in sections:
-            for trial in section.head:
-                table.add_row(*_row(trial, metrics))
-            if section.hidden:
-                table.add_row(f"... {section.hidden} more {section.state}", *[""] * (3 + len(metrics)))
-            for trial in section.tail:
-                table.add_row(*_row(trial, metrics))
+        for row in rows:
+            table.add_row(*row)
         return table
 
     def stop(self) -> None:

@@ -7,7 +7,10 @@
 - `TuneReportCallback` / `TuneReportCheckpointCallback` in `tunelab.integrations.xgboost` and
   `tunelab.integrations.lightgbm`: callbacks for `xgb.train` / `lgb.train` that report every boosting
   round (and checkpoint the booster) from inside a trial; `pip install 'tunelab[xgboost]'` /
-  `'tunelab[lightgbm]'`. Import them from their modules: this package does not load the frameworks.
+  `'tunelab[lightgbm]'`.
+- The same two names in `tunelab.integrations.pytorch_lightning` (a Lightning `Callback`;
+  `'tunelab[lightning]'`) and `tunelab.integrations.keras` (a Keras 3 callback; `'tunelab[keras]'`).
+  Import them from their modules: this package does not load the frameworks.
 """
 from tunelab.integrations.mlflow import MLflowLoggerCallback
 

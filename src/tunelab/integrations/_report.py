@@ -43,9 +43,11 @@ def check_frequency(frequency: Any, owner: str) -> int:
 
 
 def select_metrics(evaluated: dict[str, float], metrics: list[str] | dict[str, str] | None,
-                   postprocess: Callable[[dict], dict] | None, owner: str) -> dict:
+                   postprocess: Callable[[dict], dict] | None, owner: str,
+                   naming: str = "named '<data name>-<metric>', e.g. 'eval-logloss'") -> dict:
     """The result to report: every evaluation (None) or the chosen ones under their report names, then
-    `postprocess` (Ray's `results_postprocessing_fn`)."""
+    `postprocess` (Ray's `results_postprocessing_fn`). `naming` tells, in the error for a missing metric,
+    how the framework names its metrics."""
     if metrics is None:
         chosen = dict(evaluated)
     else:
@@ -54,7 +56,7 @@ def select_metrics(evaluated: dict[str, float], metrics: list[str] | dict[str, s
         for report_name, eval_name in pairs:
             if eval_name not in evaluated:
                 raise TuneError(f"{owner}: metric {eval_name!r} was not evaluated; the evaluations are "
-                                f"{sorted(evaluated)} (named '<data name>-<metric>', e.g. 'eval-logloss')")
+                                f"{sorted(evaluated)} ({naming})")
             chosen[report_name] = evaluated[eval_name]
     if postprocess is not None:
         chosen = postprocess(chosen)
@@ -96,3 +98,14 @@ def model_file(checkpoint: Any, filename: str, owner: str) -> str:
                         f"(it holds {sorted(os.listdir(folder)) if os.path.isdir(folder) else 'nothing'}); "
                         "pass the filename= the callback saved with")
     return path
+
+
+def normalize_hooks(on: Any, allowed: tuple[str, ...], owner: str) -> list[str]:
+    """`on` as Ray takes it (one hook name or a list of them), checked against the framework's hooks."""
+    hooks = [on] if isinstance(on, str) else on
+    if not isinstance(hooks, (list, tuple)) or not hooks or not all(isinstance(h, str) for h in hooks):
+        raise TuneError(f"{owner}: on must be a hook name or a non-empty list of them, got {on!r}")
+    unknown = [h for h in hooks if h not in allowed]
+    if unknown:
+        raise TuneError(f"{owner}: on={on!r} names unknown hooks {unknown}; allowed: {', '.join(allowed)}")
+    return list(hooks)
