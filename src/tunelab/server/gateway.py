@@ -97,7 +97,7 @@ class Gateway:
         return view
 
     # -- writes (run by the controller's loop) -----------------------------------------------------
-    def add_trials(self, name: str, spec: dict) -> list[dict]:
+    def add_trials(self, name: str, spec: dict) -> list[dict] | None:
         """Expand `{name: spec}` as the seed did (a new BasicVariantGenerator) and add every trial; a spec of
         more than MAX_TRIALS_PER_ADD trials is refused (counted before anything is expanded)."""
         generator = BasicVariantGenerator()
@@ -117,7 +117,7 @@ class Gateway:
 
         return self._submit(add)
 
-    def stop_trial(self, trial_id: str) -> dict:
+    def stop_trial(self, trial_id: str) -> dict | None:
         self._find(trial_id)
 
         def stop() -> dict:
@@ -130,13 +130,16 @@ class Gateway:
         return self._submit(stop)
 
     def _submit(self, fn: Callable[[], Any]) -> Any:
-        """Queue `fn` for the loop and wait for it; withdrawn (nothing done) if the loop does not take it."""
+        """Queue `fn` for the loop and wait for it; withdrawn (nothing done) if the loop does not take it.
+        For a step-driven controller (`TrialRunner`) it is only queued: None at once, as the seed answered."""
         if self._closed:
             raise ExperimentUnavailable("The experiment has ended; no trial can be added or stopped.")
         command = _Command(fn)
         self._controller.submit(command)
         if self._closed:  # closed while we queued: fail it now rather than after the timeout
             self.close()
+        if self._controller.step_driven:  # a TrialRunner runs it at the end of its caller's next step()
+            return None
         if not command.done.wait(self._timeout_s):
             if not self._controller.withdraw(command):  # the loop is running it: give it the time to finish
                 command.done.wait(self._timeout_s)

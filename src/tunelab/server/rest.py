@@ -202,11 +202,14 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HTTPError(415, "POST /trials needs a JSON body with Content-Type: application/json")
             body = self._json_body()
             trials = gateway.add_trials(_field(body, "name"), _field(body, "spec"))
+            if trials is None:  # queued for a TrialRunner's next step()
+                return 202, {"trials": [], "queued": True}, {}
             return 201, {"trials": trials}, {"Location": "/trials/"}
         if len(parts) == 2 and method == "GET":
             return 200, {"trial": gateway.get_trial(parts[1])}, {}
         if len(parts) == 2 and method == "PUT":
-            return 200, {"trial": gateway.stop_trial(parts[1])}, {}
+            trial = gateway.stop_trial(parts[1])
+            return (200, {"trial": trial}, {}) if trial is not None else (202, {"trial": None, "queued": True}, {})
         allowed = "GET, POST" if len(parts) == 1 else "GET, PUT"
         raise _HTTPError(405, f"{method} is not allowed on {self.path}; allowed: {allowed}")
 
