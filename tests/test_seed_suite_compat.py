@@ -14,6 +14,7 @@ import pytest
 import tunelab
 from tunelab import TuneError, register_trainable, run_experiments
 from tunelab.registry import TRAINABLE_CLASS, _global_registry, get_trainable
+from tunelab.schedulers import TrialScheduler
 from tunelab.suggest import BasicVariantGenerator
 from tunelab.trial import Resources, Trial
 from tunelab.trial_runner import TrialRunner
@@ -188,5 +189,134 @@ def test_web_server_requests_are_done_at_the_end_of_a_step(fresh_executor):
         runner.step()  # first its own action (the trial's first result), then the queued stop
         caller.join(30)
         assert trial.status == Trial.TERMINATED and trial.last_result["training_iteration"] == 1
+    finally:
+        runner._server.shutdown()
+
+
+class _RunnerWithoutExecutor:
+    """A runner as 2018 tests wrote them by hand: trials, resources and stop_trial, but no `trial_executor`,
+    `checkpoint_trial` or `exploit_trial`. Stopping a waiting trial tells the scheduler, as theirs did."""
+
+    def __init__(self, scheduler):
+        self.scheduler, self.trials = scheduler, []
+
+    def add(self, trial):
+        self.trials.append(trial)
+        self.scheduler.on_trial_add(self, trial)
+
+    def get_trials(self):
+        return self.trials
+
+    def has_resources(self, resources):
+        return True
+
+    def stop_trial(self, trial):
+        if trial.status in (Trial.PENDING, Trial.PAUSED):
+            self.scheduler.on_trial_remove(self, trial)
+        trial.stop()
+
+
+def test_hyperband_halves_a_bracket_for_a_runner_without_trial_executor():
+    from tunelab.schedulers import HyperBandScheduler
+
+    hyperband = HyperBandScheduler(metric="score", mode="max", max_t=8, reduction_factor=2)
+    runner = _RunnerWithoutExecutor(hyperband)
+    for i in range(14):  # 7 fill the bracket without halving; the next 7 share one with milestone 4
+        runner.add(Trial("__fake", config={"score": i}))
+    halved = runner.trials[7:]
+    decisions = []
+    for trial in halved:
+        trial.start()
+        decisions.append(hyperband.on_trial_result(runner, trial, {"training_iteration": 4,
+                                                                    "score": trial.config["score"]}))
+        if decisions[-1] == TrialScheduler.PAUSE:
+            trial.pause()
+    # the last trial at the milestone halves the bracket: the worst are stopped, the paused survivors are
+    # unpaused (PENDING, to be chosen again) on the trials themselves, and the reporting trial goes on
+    assert decisions == [TrialScheduler.PAUSE] * 6 + [TrialScheduler.CONTINUE]
+    assert [t.status for t in halved] == [Trial.TERMINATED] * 3 + [Trial.PENDING] * 3 + [Trial.RUNNING]
+
+
+def test_pbt_clones_a_top_trial_for_a_runner_without_checkpoint_or_exploit(tmp_path):
+    from tunelab.schedulers import PopulationBasedTraining
+    from tunelab.trainable.checkpoint import Checkpoint
+
+    pbt = PopulationBasedTraining(time_attr="training_iteration", metric="score", mode="max",
+                                  perturbation_interval=1, hyperparam_mutations={"lr": [0.1, 0.2]}, seed=1)
+    runner = _RunnerWithoutExecutor(pbt)
+    for i in range(4):
+        trial = Trial("__fake", config={"lr": 0.1, "score": i})
+        runner.add(trial)
+        trial.start()
+        (tmp_path / str(i)).mkdir()
+        trial.checkpoint = Checkpoint.from_directory(tmp_path / str(i))
+    best, worst = runner.trials[3], runner.trials[0]
+    for iteration in (1, 2):  # the first round scores everyone; in the second the best is saved, then cloned
+        for trial in reversed(runner.trials):
+            pbt.on_trial_result(runner, trial, {"training_iteration": iteration, "score": trial.config["score"]})
+    assert worst.status == Trial.RUNNING  # stopped and started again, from the best trial's checkpoint
+    assert worst.checkpoint is best.checkpoint
+    assert worst.config["score"] == 3 and worst.experiment_tag.startswith("@perturbed[lr=")
+    assert [t.config["score"] for t in runner.trials[1:]] == [1, 2, 3]
+
+
+def test_suggestion_test_double_takes_experiments_in_its_constructor():
+    from tunelab.experiment import Experiment
+    from tunelab.suggest.suggestion import _MockSuggestionAlgorithm
+
+    search = _MockSuggestionAlgorithm(Experiment("double", "__fake", stop={"training_iteration": 1},
+                                                 num_samples=5), max_concurrent=3)
+    assert [e.name for e in search.added_experiments()] == ["double"]
+    trials = search.next_trials()
+    assert len(trials) == 3 and trials[0].config == {"test_variable": 2}  # throttled at max_concurrent
+
+
+def test_hyperopt_search_built_with_experiments_runs_them_without_experiments_argument(tmp_path):
+    pytest.importorskip("hyperopt")
+    from hyperopt import hp
+
+    from tunelab.suggest import HyperOptSearch
+
+    name = _name("hyperopt_seed")
+    register_trainable(name, lambda config, reporter: reporter(done=True, loss=(config["x"] - 1) ** 2))
+    experiments = {"seed_form": {"run": name, "num_samples": 3, "local_dir": str(tmp_path)}}
+    search = HyperOptSearch(experiments, {"x": hp.uniform("x", -2, 2)}, max_concurrent=2, reward_attr="loss")
+    trials = run_experiments(search_alg=search, verbose=0)
+    assert len(trials) == 3 and all(t.status == Trial.TERMINATED for t in trials)
+    assert all(-2 <= t.config["x"] <= 2 for t in trials)
+
+
+def test_hyperopt_search_takes_the_seed_positional_order_after_experiments():
+    pytest.importorskip("hyperopt")
+    from hyperopt import hp
+
+    from tunelab.suggest import HyperOptSearch
+
+    search = HyperOptSearch({"e": {"run": "__fake"}}, {"x": hp.uniform("x", 0, 1)}, 3, "acc")
+    assert search.initial_experiments == {"e": {"run": "__fake"}}
+    assert (search.metric, search.mode) == ("acc", "max")
+
+
+def test_web_server_answers_a_step_driven_runner_at_once_and_acts_at_the_next_step(fresh_executor):
+    import requests
+
+    from tunelab.web_server import TuneClient
+
+    tunelab.init(num_cpus=2)
+    runner = TrialRunner(BasicVariantGenerator(), launch_web_server=True, server_port=0)
+    try:
+        trial = Trial("__fake", stopping_criterion={"training_iteration": 50})
+        runner.add_trial(trial)
+        runner.step()
+        client = TuneClient(f"127.0.0.1:{runner.server.port}")
+        # one thread, as 2018 tests did: the client returns before the runner steps again
+        assert client.stop_trial(trial.trial_id) == {"trial": None, "queued": True}
+        assert client.add_trial("added", {"run": "__fake", "stop": {"training_iteration": 1}})["queued"]
+        assert trial.status == Trial.RUNNING and len(runner.get_trials()) == 1
+        runner.step()
+        assert trial.status == Trial.TERMINATED
+        assert len(client.get_all_trials()["trials"]) == 2
+        answer = requests.put(f"http://127.0.0.1:{runner.server.port}/trials/{trial.trial_id}", timeout=10)
+        assert answer.status_code == 202
     finally:
         runner._server.shutdown()

@@ -58,6 +58,10 @@ T = TypeVar("T")
 class Controller:
     """Runs trials from a search algorithm under a scheduler on an executor until all are finished."""
 
+    #: True for a controller whose caller drives the loop one `step()` at a time (`TrialRunner`): a command
+    #: submitted from the server runs at the end of the caller's next step, so nobody may wait for it
+    step_driven = False
+
     def __init__(
         self,
         search_alg: TrialSource,

@@ -157,6 +157,17 @@ def _check_options(name: str, options: dict) -> None:
     check_options(f"Experiment {name!r}", options, accepted)
 
 
+def is_experiments(value: Any) -> bool:
+    """True for what `convert_to_experiment_list` takes as experiments: an Experiment, a non-empty list of
+    them, or a non-empty `{name: spec}` whose every spec is an Experiment or a dict naming its `"run"`."""
+    if isinstance(value, Experiment):
+        return True
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(isinstance(e, Experiment) for e in value)
+    return isinstance(value, Mapping) and bool(value) and all(
+        isinstance(spec, Experiment) or (isinstance(spec, Mapping) and "run" in spec) for spec in value.values())
+
+
 def convert_to_experiment_list(experiments: Any) -> list[Experiment]:
     """Accept `{name: spec}`, an Experiment, or a list of Experiments."""
     if experiments is None:

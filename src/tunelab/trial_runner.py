@@ -34,14 +34,16 @@ class TrialRunner(Controller):
     4. raise TuneError when waiting trials can never start (or wait for a throttled search algorithm).
 
     `step()` after every trial finished raises TuneError. Keywords: `launch_web_server` serves the REST API
-    of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is done
-    at the end of the next `step()`, as in the seed, so the client must call from another thread). `verbose` is accepted and does
+    of `tunelab.web_server` on `server_port` (reads answer at once; a write such as `stop_trial` is answered
+    at once, 202 Accepted, and done at the end of the next `step()`, as in the seed). `verbose` is accepted and does
     nothing: the runner never prints (`run_experiments(verbose=)` prints the status). As in
     `run_experiments`, `queue_trials` is accepted (trials wait for free resources, a request larger than
     the machine fails when added) and a `trial_executor` raises TuneError (`tunelab.init` chooses the
     executor). As in the seed, a stopped trial's resources are free for the next step, and a failed trial
     that may recover restarts within the step that saw it fail.
     """
+
+    step_driven = True  # the caller steps the loop: server writes are queued, never waited for
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
@@ -194,3 +194,69 @@ def decide(recorder: DecisionRecorder, hook: Callable[[SchedulerRunner], T]) -> 
     recorder.take()
     value = hook(recorder)
     return value, recorder.take()
+
+
+# -- a hand-made 2018 runner, completed ------------------------------------------------------------------
+_RUNNER_CAPABILITIES = ("trial_executor", "checkpoint_trial", "exploit_trial")
+
+
+class _HandDrivenTrialExecutor:
+    """`trial_executor` for a 2018 runner that has none: each request is carried out on the trial itself,
+    with the hand-driven lifecycle of `Trial` (as the seed's runners did; no process is touched)."""
+
+    def pause_trial(self, trial: "Trial") -> None:
+        trial.pause()
+
+    def unpause_trial(self, trial: "Trial") -> None:
+        trial.unpause()
+
+    def stop_trial(self, trial: "Trial") -> None:
+        trial.stop()
+
+
+class _HandDrivenRunner:
+    """A 2018 runner plus the `SchedulerRunner` requests it lacks, carried out on the trials directly:
+    its own methods (and attributes) are used wherever it has them."""
+
+    def __init__(self, runner: object):
+        self._runner = runner
+        self.trial_executor = getattr(runner, "trial_executor", None) or _HandDrivenTrialExecutor()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._runner, name)
+
+    def checkpoint_trial(self, trial: "Trial") -> "Checkpoint | None":
+        """The trial's checkpoint now: the seed's `trial.checkpoint(to_object_store=True)` where the trial
+        (a 2018 test double) makes one on demand, else the latest one it saved."""
+        own = getattr(self._runner, "checkpoint_trial", None)
+        if own is not None:
+            return own(trial)
+        checkpoint = trial.checkpoint
+        return checkpoint(to_object_store=True) if callable(checkpoint) else checkpoint
+
+    def exploit_trial(self, trial: "Trial", new_config: dict, new_tag: str,
+                      checkpoint: "Checkpoint | SaveCheckpoint") -> None:
+        """The seed's exploit: stop the trial, give it the new config and tag, start it from `checkpoint`."""
+        own = getattr(self._runner, "exploit_trial", None)
+        if own is not None:
+            own(trial, new_config, new_tag, checkpoint)
+            return
+        assert not isinstance(checkpoint, SaveCheckpoint)  # only a DecisionRecorder hands out save requests
+        trial.stop(stop_logger=False)
+        trial.config = new_config
+        trial.experiment_tag = new_tag
+        trial.start(checkpoint)
+
+
+def as_scheduler_runner(runner: Any) -> SchedulerRunner:
+    """The `runner` a scheduler hook received, with every `SchedulerRunner` request available.
+
+    The controller's `DecisionRecorder` (and any runner with all of them) is returned as is; a hand-made
+    2018 runner without `trial_executor`, `checkpoint_trial` or `exploit_trial` (the seed's scheduler tests
+    drive schedulers that way) gets them done on the trials themselves. Built-in schedulers call this once
+    at the entry of a hook that makes such requests, so they never check the runner's shape themselves.
+    """
+    if isinstance(runner, DecisionRecorder) or runner is None or all(
+            hasattr(runner, name) for name in _RUNNER_CAPABILITIES):
+        return runner
+    return _HandDrivenRunner(runner)  # type: ignore[return-value]

@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
+from tunelab.schedulers.actions import as_scheduler_runner
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
@@ -244,6 +245,7 @@ class HyperBandScheduler(FIFOScheduler):
     def _process_bracket(self, runner: "SchedulerRunner", bracket: _Bracket, current: Trial | None = None) -> str:
         """Halve the bracket while all its live trials reached the milestone; stop the bad trials, resume
         the good ones, and return the decision for `current` (the trial whose result is processed)."""
+        runner = as_scheduler_runner(runner)
         action = TrialScheduler.PAUSE
         while bracket._live_trials and bracket.cur_iter_done():
             if bracket.finished():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
+from tunelab.schedulers.actions import as_scheduler_runner
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
@@ -263,6 +264,7 @@ class PopulationBasedTraining(FIFOScheduler):
             return TrialScheduler.CONTINUE  # not judged yet: no checkpoint overhead
         state.last_score = score
         self._set_perturbation_time(trial, time)
+        runner = as_scheduler_runner(runner)  # a hand-made 2018 runner gets checkpoint/exploit done on the trials
         if self._synch:
             return self._synch_round(runner, trial, time)
         lower, upper = self._quantiles()

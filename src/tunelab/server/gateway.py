@@ -141,10 +141,10 @@ class TrialReader:
         check_mode(mode, allow_none=False)
         return parameter_importance([(dict(t.config), dict(t.last_result)) for t in self._trials()], metric, mode)
 
-    def add_trials(self, name: str, spec: dict) -> list[dict]:
+    def add_trials(self, name: str, spec: dict) -> list[dict] | None:
         raise ReadOnly("adding trials")
 
-    def stop_trial(self, trial_id: str) -> dict:
+    def stop_trial(self, trial_id: str) -> dict | None:
         self._find(trial_id)
         raise ReadOnly("stopping a trial")
 
@@ -264,7 +264,7 @@ class Gateway(TrialReader):
         return view
 
     # -- writes (run by the controller's loop) -----------------------------------------------------
-    def add_trials(self, name: str, spec: dict) -> list[dict]:
+    def add_trials(self, name: str, spec: dict) -> list[dict] | None:
         """Expand `{name: spec}` as the seed did (a new BasicVariantGenerator) and add every trial; a spec of
         more than MAX_TRIALS_PER_ADD trials is refused (counted before anything is expanded)."""
         generator = BasicVariantGenerator()
@@ -284,7 +284,7 @@ class Gateway(TrialReader):
 
         return self._submit(add)
 
-    def stop_trial(self, trial_id: str) -> dict:
+    def stop_trial(self, trial_id: str) -> dict | None:
         self._find(trial_id)
 
         def stop() -> dict:
@@ -297,13 +297,16 @@ class Gateway(TrialReader):
         return self._submit(stop)
 
     def _submit(self, fn: Callable[[], Any]) -> Any:
-        """Queue `fn` for the loop and wait for it; withdrawn (nothing done) if the loop does not take it."""
+        """Queue `fn` for the loop and wait for it; withdrawn (nothing done) if the loop does not take it.
+        For a step-driven controller (`TrialRunner`) it is only queued: None at once, as the seed answered."""
         if self._closed:
             raise ExperimentUnavailable("The experiment has ended; no trial can be added or stopped.")
         command = _Command(fn)
         self._controller.submit(command)
         if self._closed:  # closed while we queued: fail it now rather than after the timeout
             self.close()
+        if self._controller.step_driven:  # a TrialRunner runs it at the end of its caller's next step()
+            return None
         if not command.done.wait(self._timeout_s):
             if not self._controller.withdraw(command):  # the loop is running it: give it the time to finish
                 command.done.wait(self._timeout_s)

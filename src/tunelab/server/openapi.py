@@ -13,6 +13,9 @@ from tunelab._version import __version__
 __all__ = ["openapi_document"]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+#: the answer to a write on a step-driven `TrialRunner` (the seed's server): done at its next step()
+_QUEUED = {"type": "object", "required": ["queued"], "properties": {"queued": {"type": "boolean"}}}
+
 _TRIAL_ID = {"name": "trial_id", "in": "path", "required": True, "schema": {"type": "string"},
              "description": "the trial's id, as listed by GET /trials"}
 _METRIC_QUERY = [
@@ -110,6 +113,7 @@ def openapi_document() -> dict[str, Any]:
                          "requestBody": {"required": True, "content": {
                              "application/json": {"schema": {"$ref": "#/components/schemas/AddRequest"}}}},
                          "responses": {"201": _json(trials, "the trials created"),
+                                       "202": _json(_QUEUED, "queued for a step-driven TrialRunner's next step()"),
                                        **_errors(400, 405, 408, 413, 415, 503)}},
             },
             "/trials/{trial_id}": {
@@ -118,6 +122,7 @@ def openapi_document() -> dict[str, Any]:
                         "responses": {"200": _json(one_trial, "the trial"), **_errors(404)}},
                 "put": {"summary": "stop the trial", "operationId": "stopTrial",
                         "responses": {"200": _json(one_trial, "the trial after the stop"),
+                                      "202": _json(_QUEUED, "queued for a step-driven TrialRunner's next step()"),
                                       **_errors(404, 405, 503)}},
             },
             "/trials/{trial_id}/results": {

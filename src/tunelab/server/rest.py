@@ -341,13 +341,17 @@ class _Handler(BaseHTTPRequestHandler):
                 raise TuneError(f"POST /trials needs a string 'name' and an object 'spec', got {name!r} and "
                                 f"{type(spec).__name__}")
             self._check_eval_allowed(spec)
-            return 201, {"trials": gateway.add_trials(name, spec)}, {"Location": "/trials/"}
+            trials = gateway.add_trials(name, spec)
+            if trials is None:  # queued for a TrialRunner's next step()
+                return 202, {"trials": [], "queued": True}
+            return 201, {"trials": trials}, {"Location": "/trials/"}
         if len(parts) == 3 and method == "GET":
             return 200, {"results": gateway.history(parts[1])}
         if len(parts) == 2 and method == "GET":
             return 200, {"trial": gateway.get_trial(parts[1])}
         if len(parts) == 2 and method == "PUT":
-            return 200, {"trial": gateway.stop_trial(parts[1])}
+            trial = gateway.stop_trial(parts[1])
+            return (200, {"trial": trial}) if trial is not None else (202, {"trial": None, "queued": True})
         allowed = {1: "GET, POST", 2: "GET, PUT", 3: "GET"}[len(parts)]
         raise _HTTPError(405, f"{method} is not allowed on {urlsplit(self.path).path}; allowed: {allowed}")
 

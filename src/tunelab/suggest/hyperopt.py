@@ -11,6 +11,7 @@ from typing import Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.experiment import is_experiments
 from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -84,6 +85,13 @@ class HyperOptSearch(Searcher):
         hyperopt = _import_hyperopt()
         import numpy as np
 
+        if is_experiments(space):
+            # the seed's HyperOptSearch(experiments, space, max_concurrent, reward_attr): the experiments are
+            # kept for run_experiments(search_alg=...) and the other positional arguments move back one place
+            self.initial_experiments = space
+            space, metric, mode = metric, mode, None
+            if isinstance(max_concurrent, str):  # a fourth positional argument: the seed's reward_attr
+                mode, max_concurrent = max_concurrent, 10
         if isinstance(metric, int) and not isinstance(metric, bool):
             # the seed's positional order, HyperOptSearch(space, max_concurrent, reward_attr): a metric name
             # is never an integer, so an integer second argument is the seed's max_concurrent

@@ -48,6 +48,10 @@ class Searcher:
 
     FINISHED = FINISHED
 
+    #: experiments given to the searcher itself (the seed's `HyperOptSearch(experiments, space, ...)`);
+    #: `to_search_algorithm` adds them to the `SearchGenerator` it wraps the searcher in
+    initial_experiments: Any = None
+
     def __init__(self, metric: str | list[str] | None = None, mode: str | list[str] | None = None):
         self._metric, self._mode = metrics.check_metric_mode(type(self).__name__, metric, mode)
 
@@ -230,7 +234,8 @@ class SearchGenerator(TrialSource):
 
 def to_search_algorithm(search_alg: "TrialSource | Searcher | None") -> TrialSource:
     """The `TrialSource` the controller drives: a SearchAlgorithm (any TrialSource) as is, a Searcher
-    behind a SearchGenerator, None -> BasicVariantGenerator."""
+    behind a SearchGenerator (holding the searcher's `initial_experiments`, if any), None ->
+    BasicVariantGenerator."""
     if search_alg is None:
         from tunelab.suggest.basic_variant import BasicVariantGenerator
 
@@ -238,7 +243,10 @@ def to_search_algorithm(search_alg: "TrialSource | Searcher | None") -> TrialSou
     if isinstance(search_alg, TrialSource):
         return search_alg
     if isinstance(search_alg, Searcher):
-        return SearchGenerator(search_alg)
+        generator = SearchGenerator(search_alg)
+        if search_alg.initial_experiments is not None:
+            generator.add_configurations(search_alg.initial_experiments)
+        return generator
     raise TuneError(f"search_alg must be a tunelab SearchAlgorithm or Searcher, got {search_alg!r}")
 
 

@@ -103,15 +103,18 @@ class SuggestionAlgorithm(SearchAlgorithm):
 
 class _MockSuggestionAlgorithm(SuggestionAlgorithm):
     """The seed's test double: suggests `{"test_variable": 2}` while fewer than `max_concurrent` trials
-    are live and `stall` is False; counts results and completions in `counter`."""
+    are live and `stall` is False; counts results and completions in `counter`. `experiments`, if given,
+    is added at once (the seed's constructor took them)."""
 
-    def __init__(self, max_concurrent: int = 2, **kwargs: Any):
+    def __init__(self, experiments: Any = None, max_concurrent: int = 2, **kwargs: Any):
         self._max_concurrent = max_concurrent
         self.live_trials: dict[str, int] = {}
         self.counter = {"result": 0, "complete": 0}
         self.stall = False
         self.results: list[dict] = []
         super().__init__(**kwargs)
+        if experiments is not None:  # the seed's _MockSuggestionAlgorithm(experiments, max_concurrent=...)
+            self.add_configurations(experiments)
 
     def _suggest(self, trial_id: str) -> dict | None:
         if len(self.live_trials) < self._max_concurrent and not self.stall:
