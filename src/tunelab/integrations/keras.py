@@ -34,6 +34,7 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.integrations._report import model_file, normalize_hooks, normalize_metrics, report, select_metrics
+from tunelab.storage.layout import KERAS_STATE_FILE
 
 __all__ = ["ReportCheckpointCallback", "TuneReportCallback", "TuneReportCheckpointCallback"]
 
@@ -51,7 +52,7 @@ ALLOWED_HOOKS = (
     "test_batch_begin", "test_batch_end", "predict_batch_begin", "predict_batch_end", "train_begin", "train_end",
     "test_begin", "test_end", "predict_begin", "predict_end",
 )
-STATE_FILE = "tunelab_keras.json"  # beside the model in a checkpoint: {"epoch": epochs done}
+STATE_FILE = KERAS_STATE_FILE  # beside the model in a checkpoint: {"epoch": epochs done}
 
 
 def _keras(owner: str) -> Any:
