@@ -11,6 +11,7 @@ import json
 import math
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -91,15 +92,16 @@ class _Command:
         self.done.set()
 
 
-class TrialReader:
+class TrialReader(ABC):
     """The reads every server offers (trials, a trial's history, best so far, parameter importance); a
     subclass says where the trials come from (`_trials`, `_find`) and whether writes are possible."""
 
     read_only = True
     _improvements: _Improvements
 
+    @abstractmethod
     def _trials(self) -> list[TrialLike]:
-        raise NotImplementedError
+        """Every trial of the experiment, as a live view or as read from its folder."""
 
     def _find(self, trial_id: str) -> TrialLike:
         for trial in self._trials():
@@ -148,7 +150,7 @@ class TrialReader:
         self._find(trial_id)
         raise ReadOnly("stopping a trial")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: readers hold nothing, the live gateway overrides it
         """Nothing to release for a reader."""
 
 
