@@ -6,7 +6,6 @@ is one edit.
 """
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -102,6 +101,8 @@ def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
                 continue  # asks for what tunelab always does
             raise TuneError(f"{where}: {key}={_shown(value)} is not supported; {instead}")
         known = accepted + list(refused) + list(REMOTE_STORAGE_OPTIONS)
+        import difflib  # only on a misspelling: keep `import tunelab` light
+
         close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         listed = ", ".join(sorted(set(accepted) - set(REMOTE_STORAGE_OPTIONS)))
