@@ -109,3 +109,17 @@ def normalize_hooks(on: Any, allowed: tuple[str, ...], owner: str) -> list[str]:
     if unknown:
         raise TuneError(f"{owner}: on={on!r} names unknown hooks {unknown}; allowed: {', '.join(allowed)}")
     return list(hooks)
+
+
+class BoostingCallbackOptions:
+    """The options the XGBoost and LightGBM callbacks share (Ray's signatures), checked in one place."""
+
+    def _set_options(self, metrics: Any, filename: str, frequency: Any, checkpoint_at_end: bool,
+                     results_postprocessing_fn: Callable[[dict], dict] | None) -> None:
+        owner = type(self).__name__
+        self._owner = owner
+        self._metrics = normalize_metrics(metrics, owner)
+        self._filename = filename
+        self._frequency = check_frequency(frequency, owner)
+        self._checkpoint_at_end = bool(checkpoint_at_end)
+        self._results_postprocessing_fn = results_postprocessing_fn

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.integrations._report import (
-    check_frequency,
+    BoostingCallbackOptions,
     import_framework,
     model_file,
-    normalize_metrics,
     report,
     select_metrics,
 )
@@ -52,7 +51,7 @@ def _evaluations(evaluation_result_list: list) -> dict[str, float]:
     return flat
 
 
-class TuneReportCheckpointCallback:
+class TuneReportCheckpointCallback(BoostingCallbackOptions):
     """Report the latest evaluation results after every boosting round, with the model as a checkpoint
     every `frequency` rounds and on the last round.
 
@@ -70,14 +69,8 @@ class TuneReportCheckpointCallback:
     def __init__(self, metrics: str | list[str] | dict[str, str] | None = None, filename: str = CHECKPOINT_NAME,
                  frequency: int = 0, checkpoint_at_end: bool = True,
                  results_postprocessing_fn: Callable[[dict], dict] | None = None):
-        owner = type(self).__name__
-        _import_lightgbm(owner)
-        self._owner = owner
-        self._metrics = normalize_metrics(metrics, owner)
-        self._filename = filename
-        self._frequency = check_frequency(frequency, owner)
-        self._checkpoint_at_end = bool(checkpoint_at_end)
-        self._results_postprocessing_fn = results_postprocessing_fn
+        _import_lightgbm(type(self).__name__)
+        self._set_options(metrics, filename, frequency, checkpoint_at_end, results_postprocessing_fn)
 
     @classmethod
     def get_model(cls, checkpoint: Any, filename: str = CHECKPOINT_NAME) -> Any:

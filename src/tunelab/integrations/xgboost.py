@@ -22,10 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.integrations._report import (
-    check_frequency,
+    BoostingCallbackOptions,
     import_framework,
     model_file,
-    normalize_metrics,
     report,
     select_metrics,
 )
@@ -57,7 +56,7 @@ def _last_evaluations(evals_log: dict) -> dict[str, float]:
     return flat
 
 
-class TuneReportCheckpointCallback(_Base):
+class TuneReportCheckpointCallback(_Base, BoostingCallbackOptions):
     """Report the latest evaluation results after every boosting round, with the model as a checkpoint
     every `frequency` rounds and at the end of training.
 
@@ -78,14 +77,8 @@ class TuneReportCheckpointCallback(_Base):
     def __init__(self, metrics: str | list[str] | dict[str, str] | None = None, filename: str = CHECKPOINT_NAME,
                  frequency: int = 0, checkpoint_at_end: bool = True,
                  results_postprocessing_fn: Callable[[dict], dict] | None = None):
-        owner = type(self).__name__
-        _import_xgboost(owner)
-        self._owner = owner
-        self._metrics = normalize_metrics(metrics, owner)
-        self._filename = filename
-        self._frequency = check_frequency(frequency, owner)
-        self._checkpoint_at_end = bool(checkpoint_at_end)
-        self._results_postprocessing_fn = results_postprocessing_fn
+        _import_xgboost(type(self).__name__)
+        self._set_options(metrics, filename, frequency, checkpoint_at_end, results_postprocessing_fn)
         self._evals_log: dict | None = None
         self._last_checkpoint_round: int | None = None
 
