@@ -326,7 +326,7 @@ def _accepted(fn: Any) -> list[str]:
 #: tune.run keywords that describe the experiment: with an Experiment object they belong in it
 _SPEC_OPTIONS = ("name", "config", "stop", "num_samples", "resources_per_trial", "local_dir", "checkpoint_freq",
                  "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-                 "trial_name_creator", "trial_dirname_creator", "storage_path")
+                 "trial_name_creator", "trial_dirname_creator", "storage_path", "upload_dir")
 
 
 def _check_no_spec_options(experiment: Experiment, given: dict) -> None:
@@ -358,7 +358,8 @@ def default_experiment_name(trainable_name: str) -> str:
 def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
         num_samples: int = 1, metric: str | None = None, mode: str | None = None,
         search_alg: Any = None, scheduler: TrialScheduler | None = None, resources_per_trial: Any = None,
-        local_dir: str | None = None, storage_path: str | None = None, checkpoint_freq: int = 0,
+        local_dir: str | None = None, storage_path: str | None = None, upload_dir: str | None = None,
+        checkpoint_freq: int = 0,
         checkpoint_at_end: bool = False, keep_checkpoints_num: int | None = None,
         checkpoint_score_attr: str | None = None, max_failures: int = 0, restore: str | None = None,
         resume: Any = False, callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
@@ -388,7 +389,7 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
         experiment = Experiment(
             name or default_experiment_name(trainable_name), run_or_experiment,
             stop=stop, config=config, resources_per_trial=resources_per_trial, num_samples=num_samples,
-            local_dir=local_dir, storage_path=storage_path, checkpoint_freq=checkpoint_freq,
+            local_dir=local_dir, storage_path=storage_path, upload_dir=upload_dir, checkpoint_freq=checkpoint_freq,
             checkpoint_at_end=checkpoint_at_end, keep_checkpoints_num=keep_checkpoints_num,
             checkpoint_score_attr=checkpoint_score_attr, max_failures=max_failures, restore=restore,
             trial_name_creator=trial_name_creator,

@@ -47,7 +47,6 @@ NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     "failure_config": ((None,), "use max_failures"),
     "loggers": ((None,), "pass logger callbacks in callbacks=[...] (JSON, CSV and TensorBoard loggers always run)"),
     "chdir_to_trial_dir": ((True, None), "trainables always run in their trial folder"),
-    **SYNC_OPTIONS,
     "return_trials": ((False, None), "use ExperimentAnalysis.trials"),
     "ray_auto_init": ((True, None), "tunelab starts its executor by itself"),
     "global_checkpoint_period": ((None,), "the experiment state is journaled on every trial event"),
