@@ -316,7 +316,27 @@ class ExperimentState:
         self._num_trials = len(kept)
         keepers = {trial.trial_id: _rebuild_keeper(trial, retained[trial.trial_id], self._checkpoint_exists)
                    for trial in kept if trial.trial_id in retained}
+        self._delete_unretained_in_storage(kept, keepers)
         return kept, snapshot, after_snapshot, keepers
+
+    def _delete_unretained_in_storage(self, trials: list[Trial], keepers: dict[str, CheckpointKeeper]) -> None:
+        """A kill can come between a worker's upload and the report of its checkpoint, or between a deletion
+        journaled and done in storage: storage then holds checkpoints that retention (`keep_checkpoints_num`)
+        no longer keeps. Delete them, so a resumed experiment keeps what an uninterrupted one would."""
+        for trial in trials:
+            sync = self.syncs.get(trial.local_dir or "")
+            if sync is None or trial.keep_checkpoints_num is None or not trial.logdir:
+                continue
+            if trial.local_dir not in self._in_storage:
+                self._in_storage[trial.local_dir] = checkpoints_in_storage(sync.storage)
+            keeper = keepers.get(trial.trial_id)
+            kept = {path for _, path in keeper.kept} if keeper is not None else set()
+            if trial.checkpoint is not None and trial.checkpoint.path:
+                kept.add(trial.checkpoint.path)
+            prefix = os.path.relpath(trial.logdir, trial.local_dir).replace(os.sep, "/") + "/"
+            stale = [os.path.join(trial.local_dir, *rel.split("/")) for rel in self._in_storage[trial.local_dir]
+                     if rel.startswith(prefix)]
+            sync.delete_later([path for path in stale if path not in kept])
 
     def _checkpoint_exists(self, path: str) -> bool:
         """Whether a journaled checkpoint can still be restored: a folder here, or in its experiment's storage."""
