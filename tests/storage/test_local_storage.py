@@ -138,3 +138,17 @@ def test_unwritable_storage_is_refused_before_any_trial(tmp_path):
         tune.run(Counter, name="x", local_dir=str(tmp_path / "l"), storage_path=str(blocker / "sub"),
                  stop={"training_iteration": 1}, verbose=0)
     assert not list((tmp_path / "l").rglob("result.json"))
+
+
+def test_cli_reads_an_experiment_from_storage(tmp_path, capsys):
+    """`tunelab show <uri>` on a machine without the experiment: its results come from storage (the in-process
+    memory:// filesystem stands in for S3 here; tests/storage/test_s3_storage.py uses a real S3 server)."""
+    from tunelab.cli import main
+
+    analysis = tune.run(Counter, name="cli", local_dir=str(tmp_path), stop={"training_iteration": 3}, verbose=0)
+    storage = Storage("memory://bucket/prefix/cli")
+    storage.put_dir(str(tmp_path / "cli"), "")
+    assert main(["show", storage.uri]) == 0
+    out = capsys.readouterr().out
+    assert "Number of trials: 1 (1 TERMINATED)" in out and f"{analysis.trials[0]}:\tTERMINATED" in out
+    assert "3 iter" in out

@@ -15,6 +15,7 @@ from tunelab.storage.journal import Journal, corrupt, decode, encode
 from tunelab.storage.layout import EVENT
 from tunelab.storage.lines import read_last_result
 from tunelab.storage.lock import ExperimentLock
+from tunelab.storage.remote import Storage
 from tunelab.storage.sync import ExperimentSync, checkpoints_in_storage, fetch_experiment
 from tunelab.storage.trial_dir import CheckpointKeeper
 from tunelab.trainable.checkpoint import Checkpoint
@@ -290,7 +291,8 @@ class ExperimentState:
                     continue
                 index += 1
                 try:
-                    self._replay(event, trials, order, exp, where, retained, self._checkpoint_exists)
+                    self._replay(event, trials, order, exp, where, retained, self._checkpoint_exists,
+                                 sync.storage if (sync := self.syncs.get(exp.path)) is not None else None)
                 except Exception as exc:  # a line that parses but does not decode is corrupt
                     raise corrupt(self.journals[exp.path].path,
                                   f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
@@ -352,7 +354,7 @@ class ExperimentState:
     @staticmethod
     def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",
                 where: Callable[[Any], Any], retained: dict[str, list[tuple[float | None, str]]],
-                exists: Callable[[str], bool] = os.path.isdir) -> None:
+                exists: Callable[[str], bool] = os.path.isdir, storage: Storage | None = None) -> None:
         """Apply one journaled trial event to the trials being rebuilt (`where` maps journaled paths to
         the experiment folder's current place; `retained` collects each trial's kept checkpoints)."""
         kind = event[EVENT]
@@ -360,8 +362,7 @@ class ExperimentState:
         if kind == layout.TRIAL_ADDED:
             spec = decode(event["spec"])
             spec["local_dir"], spec["logdir"] = where(spec.get("local_dir")), where(spec.get("logdir"))
-            if "storage" in spec or exp.storage is not None:
-                spec["storage"] = exp.storage  # the resuming call's storage (the experiment may have moved)
+            spec["storage"] = storage  # the resuming call's storage (the experiment may have moved)
             trial = Trial.from_spec(spec)
             trial.status = Trial.PENDING
             _use_new_stop(trial, exp)

@@ -182,6 +182,26 @@ class Storage:
 
         return self._retry(f"list {self.uri}/{rel}", find)
 
+    def list_stamps(self, rel: str = "") -> dict[str, object]:
+        """Every file below `rel` -> what changes when it changes (size and modification time or ETag)."""
+        base = self._path(rel)
+
+        def find() -> dict[str, object]:
+            try:
+                found = self.fs.find(base, detail=True)
+            except FileNotFoundError:
+                return {}
+            root = base.rstrip("/") + "/"
+            stamps = {}
+            for path, info in found.items():
+                path = _strip_protocol(path)
+                if path.startswith(root):
+                    stamps[path[len(root):]] = (info.get("size"), info.get("mtime") or info.get("LastModified"),
+                                                info.get("ETag"))
+            return stamps
+
+        return self._retry(f"list {self.uri}/{rel}", find)
+
     def exists(self, rel: str) -> bool:
         return bool(self._retry(f"look up {self.uri}/{rel}", lambda: self.fs.exists(self._path(rel))))
 

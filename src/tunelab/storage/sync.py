@@ -200,3 +200,42 @@ def checkpoints_in_storage(storage: Storage) -> set[str]:
         if name == layout.CHECKPOINT_METADATA_FILE and layout.CHECKPOINT_DIR_NAME.match(folder.rpartition("/")[2]):
             found.add(folder)
     return found
+
+
+class StorageMirror:
+    """A read-only local copy of an experiment in storage, for readers on another machine (`tunelab show /
+    plot / dashboard s3://...`): `refresh()` downloads the files whose size or modification time changed
+    (not checkpoints); `start()` refreshes in a thread every `period_s`, so a dashboard follows a running
+    experiment."""
+
+    def __init__(self, storage: Storage, local_dir: str, period_s: float = 5.0):
+        self.storage = storage
+        self.local_dir = local_dir
+        self.period_s = period_s
+        self._seen: dict[str, object] = {}
+        self._stop = threading.Event()
+
+    def refresh(self) -> int:
+        """Download what changed; the number of files downloaded."""
+        count = 0
+        for rel, stamp in self.storage.list_stamps().items():
+            parts = rel.split("/")
+            if any(_skipped_dir(p) for p in parts[:-1]) or _skipped_file(parts[-1]) or self._seen.get(rel) == stamp:
+                continue
+            self.storage.get_file(rel, os.path.join(self.local_dir, *parts))
+            self._seen[rel] = stamp
+            count += 1
+        return count
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self.period_s):
+                try:
+                    self.refresh()
+                except (StorageError, OSError) as exc:
+                    logger.warning("storage %s: %s (showing the last copy)", self.storage.uri, exc)
+
+        threading.Thread(target=loop, name="tunelab-storage-mirror", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
