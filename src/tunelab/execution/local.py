@@ -182,7 +182,7 @@ class LocalExecutor(Executor):
             "trainable_blob": None if key in worker.known_keys else blob,
             "config": _dumps_config(trial.config),
             "logdir": trial.logdir,
-            "files": TrialFiles(trial.local_dir or os.path.dirname(trial.logdir or ""), trial.logdir or "", trial.storage),
+            "files": TrialFiles(trial.local_dir, trial.logdir or "", trial.storage),  # where it works, its storage
             "restore_path": restore_path,
             "trial_info": {"trial_name": str(trial), "experiment_name": trial.experiment_name,
                            "resources": trial.resources},

@@ -15,6 +15,7 @@ from typing import Any
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 from tunelab.result_keys import CONFIG
+from tunelab.storage.trial_files import TrialFiles
 
 #: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
 #: trial's own CPU, which is otherwise idle while it waits)
@@ -28,7 +29,7 @@ class _WorkerLoop:
         self.conn = conn
         self.trainables: dict[str, Any] = {}
         self.ended = False  # whether the trial being run has sent its FINISHED or ERROR
-        self.files: Any = None  # the running trial's TrialFiles: checkpoint paths to and from storage
+        self.files: TrialFiles | None = None  # the running trial's folders: checkpoints to and from storage
 
     # -- main loop ---------------------------------------------------------------------------------
     def serve(self) -> None:

@@ -192,7 +192,7 @@ class Storage:
             except FileNotFoundError:
                 return {}
             root = base.rstrip("/") + "/"
-            stamps = {}
+            stamps: dict[str, object] = {}
             for path, info in found.items():
                 path = _strip_protocol(path)
                 if path.startswith(root):
