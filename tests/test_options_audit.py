@@ -12,7 +12,7 @@ import pytest
 import tunelab as tune
 from tunelab.api import init, run, run_experiments
 from tunelab.loggers import JsonLoggerCallback
-from tunelab.options import NOT_SUPPORTED, REMOTE_STORAGE_OPTIONS
+from tunelab.options import NOT_SUPPORTED, REMOTE_STORAGE_OPTIONS, SYNC_OPTIONS
 from tunelab.schedulers import FIFOScheduler, TrialScheduler
 from tunelab.suggest import Searcher
 
@@ -48,20 +48,33 @@ def test_misspelled_keyword_names_it_and_close_matches(call, key, suggestion):
     assert "Accepted:" in str(info.value)
 
 
-@pytest.mark.parametrize("option", REMOTE_STORAGE_OPTIONS)
-def test_remote_storage_options_are_not_supported_yet(option, tmp_path):
-    with pytest.raises(tune.TuneError, match=f"{option}=.*remote storage .* not supported yet"):
+@pytest.mark.parametrize("option", SYNC_OPTIONS)
+def test_ray_sync_options_say_what_to_use_instead(option, tmp_path):
+    with pytest.raises(tune.TuneError, match=f"{option}=.*not supported.*storage_path"):
         tune.run(counter, verbose=0, local_dir=str(tmp_path), **{option: "s3://bucket/x"})
-    with pytest.raises(tune.TuneError, match="remote storage"):
+    with pytest.raises(tune.TuneError, match=f"{option}=.*not supported"):
         tune.run_experiments({"e": {"run": counter, option: "s3://bucket/x"}}, verbose=0)
     assert not os.listdir(tmp_path)  # refused before anything ran
 
 
-def test_upload_dir_unset_is_fine_and_set_is_refused(tmp_path):
-    trials = tune.run_experiments({"e": {"run": counter, "upload_dir": "", "local_dir": str(tmp_path)}}, verbose=0)
+@pytest.mark.parametrize("option", ["upload_dir", "storage_path"])
+def test_storage_with_an_unknown_scheme_is_refused_before_any_trial(option, tmp_path):
+    with pytest.raises(tune.TuneError, match="nosuchscheme://b/x.*Protocol not known"):
+        tune.run(counter, verbose=0, local_dir=str(tmp_path), **{option: "nosuchscheme://b/x"})
+    with pytest.raises(tune.TuneError, match="nosuchscheme"):
+        tune.run_experiments({"e": {"run": counter, option: "nosuchscheme://b/x", "local_dir": str(tmp_path)}},
+                             verbose=0)
+    assert not [p for p in tmp_path.rglob("*") if p.name == "result.json"]  # no trial ran
+
+
+def test_upload_dir_unset_is_fine_and_set_is_used(tmp_path):
+    trials = tune.run_experiments({"e": {"run": counter, "upload_dir": "", "local_dir": str(tmp_path / "a")}},
+                                  verbose=0)
     assert trials[0].status == "TERMINATED"
-    with pytest.raises(tune.TuneError, match="upload_dir='gs://b'"):
-        tune.Experiment("e", counter, upload_dir="gs://b")
+    trials = tune.run_experiments({"e": {"run": counter, "upload_dir": str(tmp_path / "up"),
+                                         "local_dir": str(tmp_path / "b")}}, verbose=0)
+    assert trials[0].status == "TERMINATED"
+    assert list((tmp_path / "up" / "e").glob("*/result.json"))  # copied to upload_dir/<name>
 
 
 _REFUSED_VALUES = {"fail_fast": True, "reuse_actors": True, "trial_executor": object(),

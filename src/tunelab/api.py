@@ -172,6 +172,9 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
     state = ExperimentState(experiments, search_alg, scheduler)
     state.acquire()  # one driver per experiment folder, until this call returns
     try:
+        state.check_storage()  # an unwritable storage_path fails now, before any trial starts
+        if mode_name is not None:
+            state.fetch_from_storage()  # a new machine: the experiment comes back from storage
         resuming = mode_name is not None and state.has_state()
         if mode_name not in (None, "auto") and not resuming:
             paths = ", ".join(e.path for e in experiments)
@@ -212,6 +215,7 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
             return _run_interruptible(controller, experiments)
     finally:
         state.release()
+        state.finish_storage()  # after an early error too: what was written reaches storage
 
 
 def _server_address(host: str | None, token: str | None) -> dict[str, Any]:
@@ -322,7 +326,7 @@ def _accepted(fn: Any) -> list[str]:
 #: tune.run keywords that describe the experiment: with an Experiment object they belong in it
 _SPEC_OPTIONS = ("name", "config", "stop", "num_samples", "resources_per_trial", "local_dir", "checkpoint_freq",
                  "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-                 "trial_name_creator", "trial_dirname_creator")
+                 "trial_name_creator", "trial_dirname_creator", "storage_path", "upload_dir")
 
 
 def _check_no_spec_options(experiment: Experiment, given: dict) -> None:
@@ -354,10 +358,11 @@ def default_experiment_name(trainable_name: str) -> str:
 def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None = None, stop: Any = None,
         num_samples: int = 1, metric: str | None = None, mode: str | None = None,
         search_alg: Any = None, scheduler: TrialScheduler | None = None, resources_per_trial: Any = None,
-        local_dir: str | None = None, checkpoint_freq: int = 0, checkpoint_at_end: bool = False,
-        keep_checkpoints_num: int | None = None, checkpoint_score_attr: str | None = None,
-        max_failures: int = 0, restore: str | None = None, resume: Any = False,
-        callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
+        local_dir: str | None = None, storage_path: str | None = None, upload_dir: str | None = None,
+        checkpoint_freq: int = 0,
+        checkpoint_at_end: bool = False, keep_checkpoints_num: int | None = None,
+        checkpoint_score_attr: str | None = None, max_failures: int = 0, restore: str | None = None,
+        resume: Any = False, callbacks: list[Callback] | None = None, verbose: int = 1, with_server: bool = False,
         server_port: int = 4321, server_host: str | None = None, server_token: str | None = None,
         raise_on_failed_trial: bool = True, max_concurrent_trials: int | None = None,
         time_budget_s: float | None = None, trial_name_creator: Any = None, trial_dirname_creator: Any = None,
@@ -384,9 +389,10 @@ def run(run_or_experiment: Any, *, name: str | None = None, config: dict | None 
         experiment = Experiment(
             name or default_experiment_name(trainable_name), run_or_experiment,
             stop=stop, config=config, resources_per_trial=resources_per_trial, num_samples=num_samples,
-            local_dir=local_dir, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
-            keep_checkpoints_num=keep_checkpoints_num, checkpoint_score_attr=checkpoint_score_attr,
-            max_failures=max_failures, restore=restore, trial_name_creator=trial_name_creator,
+            local_dir=local_dir, storage_path=storage_path, upload_dir=upload_dir, checkpoint_freq=checkpoint_freq,
+            checkpoint_at_end=checkpoint_at_end, keep_checkpoints_num=keep_checkpoints_num,
+            checkpoint_score_attr=checkpoint_score_attr, max_failures=max_failures, restore=restore,
+            trial_name_creator=trial_name_creator,
             trial_dirname_creator=trial_dirname_creator,
         )
     search_alg = to_search_algorithm(search_alg)

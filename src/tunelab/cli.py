@@ -324,8 +324,14 @@ def default_results_dir() -> str:
     return os.path.abspath(os.path.expanduser(default_local_dir()))
 
 
-def _experiment_dir(arg: str) -> str:
-    """A folder path, or an experiment name under the default results folder."""
+def _experiment_dir(arg: str, follow: bool = False) -> str:
+    """A folder path, an experiment name under the default results folder, or an experiment in storage
+    (`s3://bucket/prefix/<name>`, any storage_path URI): copied into a temporary folder (and, with `follow`,
+    kept up to date while the command runs)."""
+    from tunelab.storage.remote import is_uri
+
+    if is_uri(arg):
+        return _mirror(arg, follow)
     path = os.path.abspath(os.path.expanduser(arg))
     if os.path.isdir(path):
         return path
@@ -335,6 +341,31 @@ def _experiment_dir(arg: str) -> str:
     if os.path.isdir(named):
         return named
     raise FileNotFoundError(f"no experiment folder at {path} (nor {named})")
+
+
+def _mirror(uri: str, follow: bool) -> str:
+    """A local copy of the experiment at `uri` in storage (its results, not its checkpoints)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from tunelab.error import TuneError
+    from tunelab.storage.remote import Storage
+    from tunelab.storage.sync import StorageMirror
+
+    name = uri.rstrip("/").rpartition("/")[2] or "experiment"
+    local = os.path.join(tempfile.mkdtemp(prefix="tunelab_storage_"), name)
+    atexit.register(shutil.rmtree, os.path.dirname(local), True)
+    mirror = StorageMirror(Storage(uri), local)
+    try:
+        copied = mirror.refresh()
+    except TuneError as exc:
+        raise UsageError(f"{uri}: {exc}") from None
+    if not copied:
+        raise UsageError(f"{uri}: no experiment in storage there (no files)")
+    if follow:
+        mirror.start()
+    return local
 
 
 def _load(path: str) -> ExperimentAnalysis:
@@ -435,10 +466,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from tunelab.server import TuneServer
 
-    if "://" in args.experiment_dir:
-        raise UsageError(f"{args.experiment_dir}: storage URIs are not supported yet (tunelab has no remote storage; "
-                         "results are written under local_dir). Copy the experiment folder here and pass its path.")
-    path = _experiment_dir(args.experiment_dir)
+    path = _experiment_dir(args.experiment_dir, follow=True)
     _load(path)  # a folder without trials is an error now, not an empty page
     token = args.token or os.environ.get("TUNELAB_SERVER_TOKEN") or None
     server = TuneServer.for_folder(path, port=args.port, host=args.host, token=token)
@@ -530,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: tunelab dashboard ~/tunelab_results/my_exp --port 4321. See docs/dashboard.md.")
     dashboard.add_argument("experiment_dir", metavar="EXPERIMENT_DIR",
                            help="experiment folder, or an experiment name under the default results folder "
-                                "(storage URIs are not supported yet)")
+                                "or its storage URI (s3://bucket/prefix/<name>: followed as it grows)")
     dashboard.add_argument("--port", type=int, default=4321, help="port to listen on (default: 4321; 0 picks one)")
     dashboard.add_argument("--host", default="127.0.0.1",
                            help="address to listen on (default: 127.0.0.1; another one needs a token)")

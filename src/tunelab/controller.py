@@ -12,6 +12,7 @@ order, in one place.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -336,6 +337,7 @@ class Controller:
         first: Exception | None = None
         steps = [("saving the final experiment snapshot", self.state.close if self.state is not None else None),
                  ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials)),
+                 ("copying the experiment to storage", self.state.finish_storage if self.state is not None else None),
                  # no worker is left computing a stopped trial when run() returns
                  ("stopping workers of stopped trials", self.executor.settle)]
         for what, action in steps:
@@ -444,9 +446,7 @@ class Controller:
         if not logged or trial.trial_id in self._exploited:
             self._exploited.discard(trial.trial_id)
             return
-        from tunelab.trainable.trainable import read_checkpoint_metadata
-
-        iteration = read_checkpoint_metadata(restore).get("iteration", 0) if restore else 0
+        iteration = _checkpoint_iteration(restore) if restore else 0
         if iteration < logged:
             self.callbacks.on_trial_restore(trial, iteration)
 
@@ -710,3 +710,16 @@ class Controller:
             return
         self._next_status = time.monotonic() + self._status_interval_s
         self._status_printer(self, final)
+
+
+def _checkpoint_iteration(path: str) -> int:
+    """The iteration a checkpoint was taken at: from its metadata when it is on this machine, else from its
+    folder name (`checkpoint_<iteration>`; with storage, it may be on another node or in storage only)."""
+    from tunelab.trainable.checkpoint import checkpoint_dir_iteration
+    from tunelab.trainable.trainable import read_checkpoint_metadata
+
+    if os.path.isdir(path):
+        iteration = read_checkpoint_metadata(path).get("iteration")
+        if iteration is not None:
+            return int(iteration)
+    return checkpoint_dir_iteration(path) or 0

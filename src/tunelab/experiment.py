@@ -10,12 +10,13 @@ from typing import Any
 from tunelab.error import TuneError
 from tunelab.registry import trainable_name_for
 from tunelab.resources import resources_from_dict
+from tunelab.storage.remote import Storage, is_uri
 from tunelab.validation import check_number, check_picklable
 
 SPEC_KEYS = (
     "run", "stop", "config", "resources_per_trial", "num_samples", "local_dir", "checkpoint_freq",
     "checkpoint_at_end", "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore", "env",
-    "upload_dir", "trial_name_creator", "trial_dirname_creator",
+    "upload_dir", "storage_path", "trial_name_creator", "trial_dirname_creator",
 )
 ALIASES = {"trial_resources": "resources_per_trial", "resources": "resources_per_trial", "repeat": "num_samples"}
 
@@ -52,6 +53,7 @@ class Experiment:
         repeat: int | None = None,
         env: Any = None,
         upload_dir: str | None = None,
+        storage_path: str | None = None,
         trial_name_creator: Any = None,
         trial_dirname_creator: Any = None,
         **options: Any,
@@ -62,7 +64,7 @@ class Experiment:
             raise TuneError(f"Experiment {name!r}: no trainable specified (the 'run' key is missing)")
         if isinstance(run, dict):
             raise TuneError(f"Experiment {name!r}: 'run' must be a trainable name, function or class, got {run!r}")
-        _check_options(name, dict(options, upload_dir=upload_dir))
+        _check_options(name, options)
         self.name = name
         self.trainable_name = trainable_name_for(run, lazy=True)  # a name may be registered later
         given = [v for v in (resources_per_trial, trial_resources, resources) if v is not None]
@@ -77,8 +79,9 @@ class Experiment:
         check_number(f"Experiment {name!r}: max_failures", max_failures, minimum=0, integer=True)
         check_number(f"Experiment {name!r}: keep_checkpoints_num", keep_checkpoints_num, minimum=1, integer=True,
                      allow_none=True)
+        storage_path = os.fspath(storage_path) if isinstance(storage_path, os.PathLike) else storage_path
         for option, text in (("local_dir", local_dir), ("restore", restore), ("upload_dir", upload_dir),
-                             ("checkpoint_score_attr", checkpoint_score_attr)):
+                             ("storage_path", storage_path), ("checkpoint_score_attr", checkpoint_score_attr)):
             if text is not None and not isinstance(text, str):
                 raise TuneError(f"Experiment {name!r}: {option} must be a string (or None), got {text!r}")
         if not isinstance(checkpoint_at_end, bool):
@@ -95,6 +98,11 @@ class Experiment:
         self.stop = stop if stop is not None else {}
         self.config = config
         self.num_samples = num_samples
+        if upload_dir and storage_path and upload_dir != storage_path:
+            raise TuneError(f"Experiment {name!r}: upload_dir={upload_dir!r} and storage_path={storage_path!r} mean the "
+                            "same thing (where results are copied); give one of them")
+        if storage_path and not is_uri(storage_path) and local_dir is None:
+            local_dir = storage_path  # a local storage_path is where results go (as in Ray 2.x): nothing to copy
         self.local_dir = resolve_local_dir(local_dir)
         self.checkpoint_freq = checkpoint_freq
         self.checkpoint_at_end = bool(checkpoint_at_end)
@@ -103,6 +111,7 @@ class Experiment:
         self.max_failures = max_failures
         self.restore = os.path.abspath(os.path.expanduser(restore)) if restore else None
         self.upload_dir = upload_dir
+        self.storage_path = storage_path or upload_dir or None
         from tunelab.trial_naming import check_name_creator
 
         self.trial_name_creator = check_name_creator("trial_name_creator", trial_name_creator)
@@ -113,6 +122,17 @@ class Experiment:
     def path(self) -> str:
         """The experiment folder: `<local_dir>/<name>`."""
         return os.path.join(self.local_dir, self.name)
+
+    @property
+    def storage(self) -> Storage | None:
+        """Where results and checkpoints are copied (`<storage_path>/<name>`), or None when they stay in
+        `path` (no storage_path, or a local storage_path that is the experiment folder itself)."""
+        if not self.storage_path:
+            return None
+        storage = Storage(self.storage_path).child(self.name)
+        if storage.is_local and os.path.normpath(storage.uri) == os.path.normpath(self.path):
+            return None
+        return storage
 
     @property
     def spec(self) -> dict:

@@ -1,8 +1,8 @@
 """Keyword options that tunelab does not support (yet): every one is refused with a TuneError that says so,
 never accepted and silently ignored, and a misspelled keyword names the close matches.
 
-Remote storage is refused in exactly one place (`reject_remote_storage`), so that lifting it later
-is one edit.
+Storage is `storage_path=` (or the seed's `upload_dir`): a folder or a URI (docs/storage.md). Ray's other
+syncing knobs are refused here, with what to use instead.
 """
 from __future__ import annotations
 
@@ -12,9 +12,22 @@ from typing import Any
 
 from tunelab.error import TuneError
 
-#: options that sync results to another place (S3, GCS, a remote folder); results stay in local_dir
-REMOTE_STORAGE_OPTIONS = ("upload_dir", "storage_path", "storage_filesystem", "sync_config", "sync_to_cloud",
-                          "sync_to_driver", "sync_on_checkpoint", "sync_function", "cloud_sync_function")
+_SYNC_INSTEAD = ("tunelab copies results to storage_path by itself (every few seconds, TUNELAB_SYNC_PERIOD_S), and "
+                 "each checkpoint from the node that wrote it; see docs/storage.md")
+#: Ray's options for syncing results, other than storage_path / upload_dir: name -> (values that mean what
+#: tunelab does anyway, what instead)
+SYNC_OPTIONS: dict[str, tuple[tuple, str]] = {
+    "storage_filesystem": ((None,), "give storage_path as a URI (s3://bucket/prefix, gs://..., a folder): the "
+                                   "filesystem and its credentials come from fsspec and the standard environment"),
+    "sync_config": ((None,), _SYNC_INSTEAD),
+    "sync_to_cloud": ((None, False), _SYNC_INSTEAD),
+    "sync_to_driver": ((None, False, True), _SYNC_INSTEAD),  # results always reach the driver
+    "sync_on_checkpoint": ((None, True), _SYNC_INSTEAD),  # checkpoints are always in storage once reported
+    "sync_function": ((None,), _SYNC_INSTEAD),
+    "cloud_sync_function": ((None,), _SYNC_INSTEAD),
+}
+#: every syncing option name (storage_path and upload_dir are accepted by tune.run and Experiment)
+REMOTE_STORAGE_OPTIONS = ("upload_dir", "storage_path", *SYNC_OPTIONS)
 
 #: Ray Tune options tunelab does not have: name -> (values that mean what tunelab always does, why/what instead)
 NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
@@ -63,16 +76,6 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def reject_remote_storage(where: str, options: Mapping[str, Any]) -> None:
-    """Refuse remote-storage options that are set (None, "" and False mean 'not set')."""
-    given = {k: v for k, v in options.items() if k in REMOTE_STORAGE_OPTIONS and v not in (None, "", False)}
-    if given:
-        listed = ", ".join(f"{k}={_shown(v)}" for k, v in given.items())
-        raise TuneError(f"{where}: {listed}: remote storage (syncing results to another place) is not supported "
-                        "yet; results are written under local_dir. Remove the option, and copy the experiment "
-                        "folder yourself if you need it elsewhere.")
-
-
 #: (keyword, value) pairs that 2018 scripts pass and that run unchanged, though tunelab does not do what they
 #: asked: a warning says so rather than silence
 ACCEPTED_WITH_A_WARNING: dict[tuple[str, Any], str] = {
@@ -84,26 +87,23 @@ ACCEPTED_WITH_A_WARNING: dict[tuple[str, Any], str] = {
 
 def check_options(where: str, given: Mapping[str, Any], accepted: Iterable[str],
                   refused: Mapping[str, tuple[tuple, str]] = NOT_SUPPORTED) -> None:
-    """Refuse every keyword in `given` (those a function took through **kwargs): remote-storage options and
-    Ray options tunelab lacks say so (unless set to what tunelab does anyway); other names are
-    misspellings, answered with the closest accepted names."""
-    reject_remote_storage(where, given)
+    """Refuse every keyword in `given` (those a function took through **kwargs): Ray options tunelab lacks
+    say so (unless set to what tunelab does anyway); other names are misspellings, answered with the closest
+    accepted names."""
     accepted = list(accepted)
     for key, value in given.items():
-        if key in REMOTE_STORAGE_OPTIONS:
-            continue  # unset (None / "" / False): nothing to sync, nothing to refuse
-        if key in refused:
-            harmless, instead = refused[key]
+        if key in refused or key in SYNC_OPTIONS:
+            harmless, instead = refused.get(key) or SYNC_OPTIONS[key]
             if any(value is h or (type(value) is type(h) and value == h) for h in harmless):
                 said = ACCEPTED_WITH_A_WARNING.get((key, value)) if isinstance(value, bool) else None
                 if said:
                     warnings.warn(f"{where}: {said}", UserWarning, stacklevel=3)
                 continue  # asks for what tunelab always does
             raise TuneError(f"{where}: {key}={_shown(value)} is not supported; {instead}")
-        known = accepted + list(refused) + list(REMOTE_STORAGE_OPTIONS)
+        known = accepted + list(refused) + list(SYNC_OPTIONS)
         import difflib  # only on a misspelling: keep `import tunelab` light
 
         close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        listed = ", ".join(sorted(set(accepted) - set(REMOTE_STORAGE_OPTIONS)))
+        listed = ", ".join(sorted(accepted))
         raise TuneError(f"{where}: unknown keyword argument {key!r}{hint}. Accepted: {listed}")

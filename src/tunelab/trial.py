@@ -20,6 +20,7 @@ from tunelab.result_keys import (
     TRAINING_ITERATION,
 )
 from tunelab.stopper import Stopper, make_stopper
+from tunelab.storage.remote import Storage
 from tunelab.trainable.checkpoint import Checkpoint
 
 __all__ = ["Trial", "Resources", "Checkpoint"]
@@ -60,6 +61,7 @@ class Trial:
         experiment_name: str | None = None,
         custom_trial_name: str | None = None,
         custom_dirname: str | None = None,
+        storage: "Storage | None" = None,
     ):
         self.trainable_name = trainable_name
         self.config = config if config is not None else {}
@@ -79,6 +81,7 @@ class Trial:
         self.experiment_name = experiment_name
         self.custom_trial_name = custom_trial_name  # from trial_name_creator: str(trial) and the folder
         self.custom_dirname = custom_dirname  # from trial_dirname_creator: the folder name, exactly
+        self.storage = storage  # the experiment's storage (`<storage_path>/<name>`), or None
         self.status = Trial.PENDING
         self.last_result: dict = {}
         self.logdir: str | None = None
@@ -174,7 +177,7 @@ class Trial:
     _SPEC_FIELDS = ("trainable_name", "config", "trial_id", "local_dir", "experiment_tag", "resources",
                     "stopping_criterion", "checkpoint_freq", "checkpoint_at_end", "keep_checkpoints_num",
                     "checkpoint_score_attr", "max_failures", "evaluated_params", "experiment_name",
-                    "custom_trial_name", "custom_dirname")
+                    "custom_trial_name", "custom_dirname", "storage")
 
     def to_spec(self) -> dict:
         """What rebuilds this trial after a restart of the driver (see `from_spec`)."""

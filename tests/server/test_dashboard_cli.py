@@ -59,9 +59,9 @@ def test_dashboard_serves_a_finished_experiment_read_only(results_dir):
     assert f"127.0.0.1:{port}" in output and "read-only" in output
 
 
-def test_dashboard_refuses_a_storage_uri_and_a_folder_without_trials(tmp_path, capsys):
-    assert main(["dashboard", "s3://bucket/experiment"]) == 2
-    assert "storage URIs are not supported yet" in capsys.readouterr().err
+def test_dashboard_refuses_an_empty_storage_uri_and_a_folder_without_trials(tmp_path, capsys):
+    assert main(["dashboard", "memory://nothing/experiment"]) == 2
+    assert "no experiment in storage there" in capsys.readouterr().err
     assert main(["dashboard", str(tmp_path), "--port", "0"]) == 2
     assert "no trial folders" in capsys.readouterr().err
 

@@ -16,6 +16,7 @@ from tunelab.execution.channel import Channel
 from tunelab.execution.executor import Event, Executor, TrialCallFailed, TrialStartFailed, WorkerDied
 from tunelab.execution.resource_pool import ResourcePool, detect_num_cpus, detect_num_gpus
 from tunelab.registry import trainable_blob
+from tunelab.storage.trial_files import TrialFiles
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
@@ -181,6 +182,7 @@ class LocalExecutor(Executor):
             "trainable_blob": None if key in worker.known_keys else blob,
             "config": _dumps_config(trial.config),
             "logdir": trial.logdir,
+            "files": TrialFiles(trial.local_dir, trial.logdir or "", trial.storage),  # where it works, its storage
             "restore_path": restore_path,
             "trial_info": {"trial_name": str(trial), "experiment_name": trial.experiment_name,
                            "resources": trial.resources},

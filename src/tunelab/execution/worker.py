@@ -15,6 +15,7 @@ from typing import Any
 from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 from tunelab.result_keys import CONFIG
+from tunelab.storage.trial_files import TrialFiles
 
 #: after a report the driver answers within tens of microseconds: wait that long without sleeping (the
 #: trial's own CPU, which is otherwise idle while it waits)
@@ -28,6 +29,7 @@ class _WorkerLoop:
         self.conn = conn
         self.trainables: dict[str, Any] = {}
         self.ended = False  # whether the trial being run has sent its FINISHED or ERROR
+        self.files: TrialFiles | None = None  # the running trial's folders: checkpoints to and from storage
 
     # -- main loop ---------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -50,6 +52,13 @@ class _WorkerLoop:
         trial_id = payload["trial_id"]
         try:
             payload["config"] = pickle.loads(payload["config"])
+            files = payload.get("files")
+            if files is not None:  # where the trial works on this node; restores fetch from storage if needed
+                payload["logdir"] = files.local_logdir()
+                payload.setdefault("env", {})["TUNELAB_TRIAL_DIR"] = payload["logdir"]
+                if payload.get("restore_path"):
+                    payload["restore_path"] = files.fetch_checkpoint(payload["restore_path"])
+            self.files = files
             trainable = self._load_trainable(payload)
             self._prepare_process(payload)
             from tunelab.trainable.trainable import Trainable
@@ -72,7 +81,14 @@ class _WorkerLoop:
         """The driver knows the config (which may not even pickle by reference): it puts it back.
         `result` is the worker's own fresh dict (train() and report() copy what the user returned)."""
         result.pop(CONFIG, None)
-        self._send(P.RESULT, trial_id, result, checkpoint_path)
+        self._send(P.RESULT, trial_id, result, self._persist(checkpoint_path))
+
+    def _persist(self, checkpoint_path: str | None) -> str | None:
+        """A checkpoint written on this node: uploaded to storage, named by its canonical (driver) path."""
+        return self.files.persist_checkpoint(checkpoint_path) if self.files is not None else checkpoint_path
+
+    def _fetch(self, checkpoint_path: str) -> str:
+        return self.files.fetch_checkpoint(checkpoint_path) if self.files is not None else checkpoint_path
 
     def _load_trainable(self, payload: dict) -> Any:
         key = payload["trainable_key"]
@@ -108,14 +124,14 @@ class _WorkerLoop:
                 return kind
             if kind == P.SAVE:
                 try:
-                    self._send(P.SAVED, trial_id, on_save(), None)
+                    self._send(P.SAVED, trial_id, self._persist(on_save()), None)
                 except Exception:
                     self._send(P.SAVED, trial_id, None, traceback.format_exc())
             elif kind == P.RESTORE:
                 try:
                     if on_restore is None:
                         raise RuntimeError("this trainable cannot restore in place")
-                    on_restore(message[1])
+                    on_restore(self._fetch(message[1]))
                     self._send(P.RESTORED, trial_id, None)
                 except Exception:
                     self._send(P.RESTORED, trial_id, traceback.format_exc())

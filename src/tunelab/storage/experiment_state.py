@@ -15,6 +15,8 @@ from tunelab.storage.journal import Journal, corrupt, decode, encode
 from tunelab.storage.layout import EVENT
 from tunelab.storage.lines import read_last_result
 from tunelab.storage.lock import ExperimentLock
+from tunelab.storage.remote import Storage
+from tunelab.storage.sync import ExperimentSync, checkpoints_in_storage, fetch_experiment
 from tunelab.storage.trial_dir import CheckpointKeeper
 from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trial import Trial
@@ -88,7 +90,8 @@ def _code_fingerprint(trainable_name: str) -> str:
         return ""
 
 
-def _rebuild_keeper(trial: Trial, retained: list[tuple[float | None, str]]) -> CheckpointKeeper:
+def _rebuild_keeper(trial: Trial, retained: list[tuple[float | None, str]],
+                    exists: Callable[[str], bool] = os.path.isdir) -> CheckpointKeeper:
     """A trial's checkpoint retention as journaled: the checkpoints still on disk with their scores. A
     version-1 journal has no scores: the checkpoint's iteration stands in for the default score attribute
     (`training_iteration`), anything else scores -inf (the first to go)."""
@@ -97,7 +100,7 @@ def _rebuild_keeper(trial: Trial, retained: list[tuple[float | None, str]]) -> C
     keeper = CheckpointKeeper(trial.keep_checkpoints_num, trial.checkpoint_score_attr)
     kept = []
     for score, path in retained:
-        if not os.path.isdir(path):
+        if not exists(path):
             continue
         if score is None:
             iteration = read_checkpoint_metadata(path).get("iteration")
@@ -118,6 +121,10 @@ class ExperimentState:
         self.journals = {exp.path: Journal(exp.path) for exp in experiments}
         self.locks = [ExperimentLock(journal.dir) for journal in self.journals.values()]
         self._primary = self.journals[experiments[0].path] if experiments else None
+        #: each experiment with storage: its background copy to `<storage_path>/<name>`
+        self.syncs = {exp.path: ExperimentSync(exp.path, storage) for exp in experiments
+                      if (storage := exp.storage) is not None}
+        self._in_storage: dict[str, set[str]] = {}  # experiment path -> its checkpoint folders in storage
         self._events = 0
         self._num_trials = 0
         self._next_snapshot = 0.0
@@ -131,6 +138,39 @@ class ExperimentState:
         except BaseException:
             self.release()
             raise
+
+    def check_storage(self) -> None:
+        """A TuneError now, before any trial starts, for storage that cannot be written (an unknown scheme, a
+        missing bucket, refused credentials)."""
+        for exp in self.experiments:
+            sync = self.syncs.get(exp.path)
+            if sync is not None:
+                sync.storage.check(f"Experiment {exp.name!r}")
+
+    def fetch_from_storage(self) -> None:
+        """For a resume on a machine whose local_dir does not hold the experiment: copy its state and trial
+        files from storage (checkpoints come later, to the worker that restores one)."""
+        for exp in self.experiments:
+            sync = self.syncs.get(exp.path)
+            if sync is not None and not self.journals[exp.path].exists():
+                fetch_experiment(sync.storage, exp.path)
+
+    def storage_problems(self) -> list[str]:
+        """Why storage is behind, per experiment (empty while it is up to date), for the status output."""
+        return [f"storage {sync.storage.uri}: {sync.problem} (results are kept in {path})"
+                for path, sync in self.syncs.items() if sync.problem]
+
+    def finish_storage(self) -> None:
+        """The last copy to storage, once the loggers have closed their files (idempotent): a failure is said
+        on the console, never raised (every result is on local disk)."""
+        syncs, self.syncs = self.syncs, {}
+        for sync in syncs.values():
+            try:
+                sync.close()
+            except Exception:
+                import logging
+
+                logging.getLogger(__name__).warning("storage: the last copy failed", exc_info=True)
 
     def release(self) -> None:
         """Close the journals and drop the locks (idempotent; no snapshot)."""
@@ -153,6 +193,8 @@ class ExperimentState:
             self.journals[exp.path].open(fresh, header)
         if fresh:
             self.snapshot()  # the algorithms' initial state (e.g. the variant generator's random state)
+        for sync in self.syncs.values():
+            sync.start()
 
     def close(self) -> None:
         """The final snapshot, then `release`; the journals and locks are released even if it fails."""
@@ -193,6 +235,9 @@ class ExperimentState:
         """Checkpoints that `keep_checkpoints_num` retention deleted."""
         for path in paths:
             self._append(trial, layout.checkpoint_deleted_event(trial.trial_id, path))
+        sync = self.syncs.get(trial.local_dir or "")
+        if sync is not None:
+            sync.delete_later(paths)
 
     def on_exploit(self, trial: Trial, checkpoint: Checkpoint | None) -> None:
         """PBT gave the trial a new config and tag, to continue from `checkpoint` (the donor's)."""
@@ -246,7 +291,8 @@ class ExperimentState:
                     continue
                 index += 1
                 try:
-                    self._replay(event, trials, order, exp, where, retained)
+                    self._replay(event, trials, order, exp, where, retained, self._checkpoint_exists,
+                                 sync.storage if (sync := self.syncs.get(exp.path)) is not None else None)
                 except Exception as exc:  # a line that parses but does not decode is corrupt
                     raise corrupt(self.journals[exp.path].path,
                                   f"has an unreadable {kind!r} event on line {number} ({type(exc).__name__}: {exc})"
@@ -270,13 +316,45 @@ class ExperimentState:
             self._prepare_for_resume(trial, resume_errored)
             kept.append(trial)
         self._num_trials = len(kept)
-        keepers = {trial.trial_id: _rebuild_keeper(trial, retained[trial.trial_id])
+        keepers = {trial.trial_id: _rebuild_keeper(trial, retained[trial.trial_id], self._checkpoint_exists)
                    for trial in kept if trial.trial_id in retained}
+        self._delete_unretained_in_storage(kept, keepers)
         return kept, snapshot, after_snapshot, keepers
+
+    def _delete_unretained_in_storage(self, trials: list[Trial], keepers: dict[str, CheckpointKeeper]) -> None:
+        """A kill can come between a worker's upload and the report of its checkpoint, or between a deletion
+        journaled and done in storage: storage then holds checkpoints that retention (`keep_checkpoints_num`)
+        no longer keeps. Delete them, so a resumed experiment keeps what an uninterrupted one would."""
+        for trial in trials:
+            sync = self.syncs.get(trial.local_dir or "")
+            if sync is None or trial.keep_checkpoints_num is None or not trial.logdir:
+                continue
+            if trial.local_dir not in self._in_storage:
+                self._in_storage[trial.local_dir] = checkpoints_in_storage(sync.storage)
+            keeper = keepers.get(trial.trial_id)
+            kept = {path for _, path in keeper.kept} if keeper is not None else set()
+            if trial.checkpoint is not None and trial.checkpoint.path:
+                kept.add(trial.checkpoint.path)
+            prefix = os.path.relpath(trial.logdir, trial.local_dir).replace(os.sep, "/") + "/"
+            stale = [os.path.join(trial.local_dir, *rel.split("/")) for rel in self._in_storage[trial.local_dir]
+                     if rel.startswith(prefix)]
+            sync.delete_later([path for path in stale if path not in kept])
+
+    def _checkpoint_exists(self, path: str) -> bool:
+        """Whether a journaled checkpoint can still be restored: a folder here, or in its experiment's storage."""
+        if os.path.isdir(path):
+            return True
+        for exp_path, sync in self.syncs.items():
+            if path.startswith(exp_path + os.sep):
+                if exp_path not in self._in_storage:
+                    self._in_storage[exp_path] = checkpoints_in_storage(sync.storage)
+                return os.path.relpath(path, exp_path).replace(os.sep, "/") in self._in_storage[exp_path]
+        return False
 
     @staticmethod
     def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",
-                where: Callable[[Any], Any], retained: dict[str, list[tuple[float | None, str]]]) -> None:
+                where: Callable[[Any], Any], retained: dict[str, list[tuple[float | None, str]]],
+                exists: Callable[[str], bool] = os.path.isdir, storage: Storage | None = None) -> None:
         """Apply one journaled trial event to the trials being rebuilt (`where` maps journaled paths to
         the experiment folder's current place; `retained` collects each trial's kept checkpoints)."""
         kind = event[EVENT]
@@ -284,6 +362,7 @@ class ExperimentState:
         if kind == layout.TRIAL_ADDED:
             spec = decode(event["spec"])
             spec["local_dir"], spec["logdir"] = where(spec.get("local_dir")), where(spec.get("logdir"))
+            spec["storage"] = storage  # the resuming call's storage (the experiment may have moved)
             trial = Trial.from_spec(spec)
             trial.status = Trial.PENDING
             _use_new_stop(trial, exp)
@@ -299,7 +378,7 @@ class ExperimentState:
                 trial.error_file = where(event["error_file"])
         elif kind == layout.CHECKPOINT:
             path = where(event["path"])
-            if os.path.isdir(path):
+            if exists(path):
                 trial.checkpoint = Checkpoint.from_directory(path)
             kept = [entry for entry in retained.get(trial.trial_id, []) if entry[1] != path]
             retained[trial.trial_id] = kept + [(event.get("score"), path)]  # no score: a version-1 journal
@@ -309,7 +388,7 @@ class ExperimentState:
         elif kind == layout.EXPLOIT:
             trial.config, trial.experiment_tag = decode(event["config"]), event["tag"]
             donor = where(event.get("checkpoint"))
-            if donor and os.path.isdir(donor):
+            if donor and exists(donor):
                 trial.checkpoint = Checkpoint.from_directory(donor)
 
     def _read_snapshot(self, trial_events: int) -> dict | None:

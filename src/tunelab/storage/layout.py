@@ -6,7 +6,7 @@ for file-name literals elsewhere), so the on-disk layout can be read, and change
     <experiment dir>/
         .tunelab/journal.jsonl      the journal: one event per line (schema below)
         .tunelab/snapshot.pkl       the search algorithm's and scheduler's state (cloudpickle)
-        .tunelab/lock               the driver's advisory lock (pid, host)
+        .tunelab/lock               the driver's advisory lock (pid, host); never copied to storage
         <trial dir>/
             params.json, result.json, progress.csv, events.out.tfevents.*   the loggers' files
             trial_state.json        the trial's status for readers of the folder
@@ -60,6 +60,11 @@ CHECKPOINT_OLD_SUFFIX = ".old_"  # a checkpoint folder being replaced, removed o
 MOCK_AGENT_FILE = "mock_agent.pkl"  # the mock trainable's checkpoint payload
 KERAS_STATE_FILE = "tunelab_keras.json"  # the Keras callback's epoch count, beside the model in a checkpoint
 TUNER_FILE = "tuner.pkl"  # a Tuner's settings in its experiment folder, read by Tuner.restore
+
+# -- storage (`storage_path` / `upload_dir`: the same layout under `<storage>/<name>/`) ------------------
+STORAGE_PROBE_FILE = "probe"  # written and deleted in `.tunelab/` to check that storage can be written
+#: the environment variable that gives a node its own folder for trial working directories (no shared disk)
+SCRATCH_DIR_ENV = "TUNELAB_SCRATCH_DIR"
 
 # -- partial writes ----------------------------------------------------------------------------------
 TORN_SUFFIX = ".torn"

@@ -49,6 +49,7 @@ def create_trial(experiment: "Experiment", config: dict, experiment_tag: str, tr
         max_failures=experiment.max_failures,
         evaluated_params=evaluated_params,
         experiment_name=experiment.name,
+        storage=experiment.storage,
     )
     from tunelab.trial_naming import apply_name_creators
 

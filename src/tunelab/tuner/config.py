@@ -10,7 +10,8 @@ import os
 from typing import Any
 
 from tunelab.error import TuneError
-from tunelab.options import NOT_SUPPORTED, check_options, reject_remote_storage
+from tunelab.options import NOT_SUPPORTED, check_options
+from tunelab.storage.remote import is_uri
 from tunelab.validation import check_number
 
 __all__ = ["TuneConfig", "RunConfig", "CheckpointConfig", "FailureConfig", "storage_path_to_local_dir"]
@@ -132,14 +133,17 @@ class TuneConfig:
         return _repr(self, self._FIELDS)
 
 
-def storage_path_to_local_dir(storage_path: str | os.PathLike, where: str) -> str:
+def storage_path_to_local_dir(storage_path: str | os.PathLike, where: str) -> str | None:
     """A local `storage_path` is where Ray writes `<storage_path>/<name>/`: exactly tunelab's `local_dir`.
-    A URI (`s3://...`, `gs://...`) is remote storage, refused in the one place that refuses it."""
+    A URI (`s3://...`, `gs://...`) is storage the results are copied to: None (they are written under the
+    default local_dir first)."""
     path = os.fspath(storage_path)
+    if not isinstance(path, str) or not path:
+        raise TuneError(f"{where}: storage_path must be a folder or a URI such as s3://bucket/prefix, got {path!r}")
     if path.startswith("file://"):
         path = path[len("file://"):]
-    elif "://" in path:
-        reject_remote_storage(where, {"storage_path": path})
+    elif is_uri(path):
+        return None
     return os.path.abspath(os.path.expanduser(path))
 
 
@@ -178,6 +182,8 @@ class RunConfig:
         """The `tunelab.run` keywords (`name` is decided by the Tuner, which needs the folder first)."""
         options: dict[str, Any] = {"stop": self.stop, "callbacks": self.callbacks, "local_dir": self.local_dir,
                                    "verbose": 1 if self.verbose is None else int(self.verbose)}
+        if self.storage_path is not None and is_uri(os.fspath(self.storage_path)):
+            options["storage_path"] = os.fspath(self.storage_path)
         options.update((self.checkpoint_config or CheckpointConfig()).run_options())
         options.update((self.failure_config or FailureConfig()).run_options())
         return options

@@ -11,8 +11,9 @@ import warnings
 from typing import Any
 
 from tunelab.error import TuneError
-from tunelab.options import check_options, reject_remote_storage
+from tunelab.options import check_options
 from tunelab.storage.layout import TUNER_FILE, tmp_path
+from tunelab.storage.remote import is_uri
 from tunelab.tuner.config import RunConfig, TuneConfig, storage_path_to_local_dir
 from tunelab.tuner.result_grid import ResultGrid
 
@@ -115,7 +116,15 @@ class Tuner:
         """True when `path` is a Tuner experiment folder with state to resume."""
         from tunelab.storage.journal import Journal
 
+        uri = os.fspath(path)
+        if is_uri(uri):
+            from tunelab.storage.layout import JOURNAL_FILE, STATE_DIR
+            from tunelab.storage.remote import Storage
+
+            storage = Storage(uri)
+            return storage.exists(TUNER_FILE) and storage.exists(f"{STATE_DIR}/{JOURNAL_FILE}")
         local = storage_path_to_local_dir(path, "Tuner.can_restore")
+        assert local is not None
         return os.path.isfile(os.path.join(local, TUNER_FILE)) and Journal(local).has_state()
 
     @classmethod
@@ -129,8 +138,8 @@ class Tuner:
 
         check_options("Tuner.restore", options, ("resume_unfinished", "resume_errored", "restart_errored",
                                                  "param_space"), refused={})
-        reject_remote_storage("Tuner.restore", {"storage_filesystem": storage_filesystem})
-        local = storage_path_to_local_dir(path, "Tuner.restore")
+        check_options("Tuner.restore", {"storage_filesystem": storage_filesystem}, ())
+        local = _restore_folder(os.fspath(path))
         if not resume_unfinished:
             raise TuneError("Tuner.restore(resume_unfinished=False) is not supported: unfinished trials always "
                             "resume from their latest checkpoint")
@@ -146,7 +155,30 @@ class Tuner:
         run_config = settings["run_config"]
         run_config.name = os.path.basename(local)
         run_config.local_dir = os.path.dirname(local)
+        if is_uri(os.fspath(path)):  # the experiment goes on in the storage it came from
+            run_config.storage_path = os.fspath(path).rstrip("/").rpartition("/")[0]
         tuner = cls(trainable, param_space=settings["param_space"] if param_space is None else param_space,
                     tune_config=settings["tune_config"], run_config=run_config)
         tuner._resume = "RESTART_ERRORED" if restart_errored else "RESUME_ERRORED" if resume_errored else True
         return tuner
+
+
+def _restore_folder(path: str) -> str:
+    """The local experiment folder of `Tuner.restore(path)`. For a URI (the experiment's folder in storage,
+    `s3://bucket/prefix/<name>`) on a machine that has no copy: the settings file comes from storage into
+    `<default local_dir>/<name>`, and the rest follows when `fit()` resumes."""
+    if not is_uri(path):
+        local = storage_path_to_local_dir(path, "Tuner.restore")
+        assert local is not None
+        return local
+    from tunelab.experiment import resolve_local_dir
+    from tunelab.storage.remote import Storage
+
+    name = path.rstrip("/").rpartition("/")[2]
+    local = os.path.join(resolve_local_dir(None), name)
+    storage = Storage(path)
+    if not storage.exists(TUNER_FILE):
+        raise TuneError(f"Tuner.restore: no Tuner experiment at {path!r} (no {TUNER_FILE} in storage); pass "
+                        "<storage_path>/<name> of an experiment run with Tuner.fit()")
+    storage.get_file(TUNER_FILE, os.path.join(local, TUNER_FILE))
+    return local
