@@ -5,8 +5,8 @@ imported on first use (it reads results with numpy and pandas). Ray Train's name
 `ScalingConfig` here, `tunelab.train.torch.TorchTrainer` and `tunelab.train.lightning` (which import
 torch and Lightning when imported themselves).
 """
-from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.train.scaling import ScalingConfig
+from tunelab.trainable.checkpoint import Checkpoint
 from tunelab.trainable.session import get_checkpoint, get_context, report
 from tunelab.tuner.config import CheckpointConfig, FailureConfig, RunConfig
 
@@ -20,4 +20,4 @@ def __getattr__(name: str):  # lazy: keep `from tunelab import train` light
 
 
 __all__ = ["report", "get_checkpoint", "get_context", "Checkpoint", "RunConfig", "CheckpointConfig",
-           "FailureConfig", "ScalingConfig", "Result"]  # noqa: F822 - Result comes from __getattr__
+           "FailureConfig", "ScalingConfig", "Result"]

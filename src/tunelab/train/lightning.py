@@ -27,6 +27,7 @@ from typing import Any
 
 from tunelab.error import TuneError
 from tunelab.integrations._report import report
+from tunelab.storage.layout import LIGHTNING_TRAIN_CHECKPOINT_FILE
 
 try:
     import lightning.pytorch as pl
@@ -34,7 +35,7 @@ try:
 except ImportError:  # the older package name
     try:
         import pytorch_lightning as pl  # type: ignore[no-redef]
-        from lightning_fabric.plugins.environments import LightningEnvironment  # type: ignore[no-redef]
+        from lightning_fabric.plugins.environments import LightningEnvironment  # type: ignore[assignment]
     except ImportError:
         raise TuneError("tunelab.train.lightning needs Lightning: pip install 'tunelab[lightning]'") from None
 
@@ -73,7 +74,7 @@ class RayTrainReportCallback(pl.callbacks.Callback):
     """Report the logged metrics (with `epoch` and `step`) and a checkpoint folder holding
     `CHECKPOINT_NAME` at the end of every training epoch."""
 
-    CHECKPOINT_NAME = "checkpoint.ckpt"
+    CHECKPOINT_NAME = LIGHTNING_TRAIN_CHECKPOINT_FILE
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         metrics = {name: value.item() if hasattr(value, "item") else value
