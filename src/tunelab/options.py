@@ -68,6 +68,8 @@ INIT_NOT_SUPPORTED: dict[str, tuple[tuple, str]] = {
     # folder), so either value runs the script
     "redirect_output": ((False, True, None), ""),  # True is said aloud: see ACCEPTED_WITH_A_WARNING
     "local_mode": ((False, None), "trials always run in worker processes"),
+    # Ray's switch for setting up its own loggers (Ray 2.x examples pass False): tunelab has none to set up
+    "configure_logging": ((True, False, None), ""),
 }
 
 

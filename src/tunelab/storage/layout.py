@@ -59,6 +59,7 @@ CHECKPOINT_TMP_PREFIX = ".tmp_"  # a checkpoint folder being written, renamed in
 CHECKPOINT_OLD_SUFFIX = ".old_"  # a checkpoint folder being replaced, removed once the new one is in place
 MOCK_AGENT_FILE = "mock_agent.pkl"  # the mock trainable's checkpoint payload
 KERAS_STATE_FILE = "tunelab_keras.json"  # the Keras callback's epoch count, beside the model in a checkpoint
+LIGHTNING_TRAIN_CHECKPOINT_FILE = "checkpoint.ckpt"  # RayTrainReportCallback's Lightning checkpoint (Ray's name)
 TUNER_FILE = "tuner.pkl"  # a Tuner's settings in its experiment folder, read by Tuner.restore
 
 # -- storage (`storage_path` / `upload_dir`: the same layout under `<storage>/<name>/`) ------------------

@@ -24,7 +24,8 @@ __all__ = ["Tuner", "TUNER_FILE"]
 class Tuner:
     """`Tuner(trainable, param_space={...}, tune_config=TuneConfig(...), run_config=RunConfig(...))`;
     `fit()` runs the experiment and returns a `ResultGrid`. Failed trials do not raise: they are in
-    `ResultGrid.errors` (as in Ray)."""
+    `ResultGrid.errors` (as in Ray). `trainable` may be a `tunelab.train.torch.TorchTrainer`, tuned through
+    `param_space={"train_loop_config": {...}}`."""
 
     def __init__(self, trainable: Any = None, *, param_space: dict | None = None,
                  tune_config: TuneConfig | None = None, run_config: RunConfig | None = None, **options: Any):
@@ -36,6 +37,12 @@ class Tuner:
         for field, value, kind in (("tune_config", tune_config, TuneConfig), ("run_config", run_config, RunConfig)):
             if value is not None and not isinstance(value, kind):
                 raise TuneError(f"Tuner({field}=...) must be a tunelab.{kind.__name__}, got {value!r}")
+        from tunelab.train.trainer import DataParallelTrainer
+
+        if isinstance(trainable, DataParallelTrainer):  # Ray Train's trainer: one trial per config
+            trainable.check_param_space(param_space)
+            run_config = run_config or trainable.run_config  # as in Ray: the trainer's, unless the Tuner has one
+            trainable = trainable.as_trainable()
         self._trainable = trainable
         self._param_space = dict(param_space or {})
         self._tune_config = tune_config or TuneConfig()
