@@ -88,8 +88,9 @@ class Counter(tune.Trainable):
             self.count = int(f.read())
 
 
-def test_class_checkpoints_go_to_storage_with_retention(tmp_path, monkeypatch):
-    monkeypatch.setenv(SCRATCH_DIR_ENV, str(tmp_path / "scratch"))  # the worker inherits it
+def test_class_checkpoints_go_to_storage_with_retention(tmp_path, monkeypatch, fresh_executor):
+    monkeypatch.setenv(SCRATCH_DIR_ENV, str(tmp_path / "scratch"))
+    tune.init()  # new worker processes, which inherit it
     analysis = tune.run(Counter, name="cls", local_dir=str(tmp_path / "local"), storage_path=str(tmp_path / "s"),
                         stop={"training_iteration": 6}, checkpoint_freq=1, keep_checkpoints_num=2,
                         checkpoint_score_attr="count", verbose=0)
