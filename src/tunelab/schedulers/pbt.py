@@ -316,11 +316,11 @@ class PopulationBasedTraining(FIFOScheduler):
         return min(candidates, key=lambda t: self._state_of(t).last_perturbation_time)
 
     # -- decisions ---------------------------------------------------------------------------------
-    def _latest(self, runner: "SchedulerRunner", trial: TrialLike) -> TrialLike:
+    def _latest(self, runner: "SchedulerRunner | None", trial: TrialLike) -> TrialLike:
         """A remembered trial as it is now (remembered so from here on)."""
         return self._trial_state.see(latest(runner, trial))
 
-    def _quantiles(self, runner: "SchedulerRunner") -> tuple[list[TrialLike], list[TrialLike]]:
+    def _quantiles(self, runner: "SchedulerRunner | None" = None) -> tuple[list[TrialLike], list[TrialLike]]:
         """(bottom, top) trials by last score, each `quantile_fraction` of the scored unfinished ones."""
         scored: list[tuple[TrialLike, float]] = []
         for trial, state in self._trial_state.items():
