@@ -7,7 +7,8 @@ follows). Trial status changes only here.
 
 Schedulers never act on trials: each hook runs against a `DecisionRecorder` (the 2018 runner surface,
 read-only) and returns a list of actions (`tunelab.schedulers.actions`), which `_apply` carries out, in
-order, in one place.
+order, in one place. Schedulers never hold a mutable `Trial` either: every trial they are handed (the
+event's, `runner.get_trials()`, `restore_state`) is the trial's latest frozen `TrialView` (`_view`).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from tunelab.schedulers.actions import (
     Resume,
     SaveCheckpoint,
     SchedulerRunner,
+    SetConfig,
     Stop,
     StopTrial,
     decide,
@@ -95,7 +97,7 @@ class Controller:
         self._keepers: dict[str, CheckpointKeeper] = {}
         self._exploited: set[str] = set()  # trials whose history goes on from a donor's checkpoint
         self._saves: dict[str, tuple[SaveCheckpoint, Checkpoint | None]] = {}  # each trial's last requested save
-        self._recorder = DecisionRecorder(self._trials, self.live_trials, self.has_resources)
+        self._recorder = DecisionRecorder(self.trial_views, self._live_views, self._views.get, self.has_resources)
         self._iteration = 0
         self._start_time = time.monotonic()
         self._next_status = 0.0
@@ -139,6 +141,15 @@ class Controller:
         """The trial changed: readers in other threads get a new snapshot of it."""
         self._views[trial.trial_id] = TrialView.of(trial)
 
+    def _view(self, trial: Trial) -> TrialView:
+        """The trial's latest view, published now: what a scheduler hook is handed for `trial`."""
+        view = self._views[trial.trial_id] = TrialView.of(trial)
+        return view
+
+    def _live_views(self) -> list[TrialView]:
+        views = self._views
+        return [views[trial_id] for trial_id in self._live]
+
     def live_trials(self) -> list[Trial]:
         """Trials not yet finished, in the order they were added."""
         return list(self._live.values())
@@ -167,7 +178,7 @@ class Controller:
             self._end(trial, Trial.ERROR)
             self.search_alg.on_trial_complete(trial.trial_id, error=True)
             return
-        self._schedule(lambda runner: self.scheduler.on_trial_add(runner, trial))
+        self._schedule(lambda runner: self.scheduler.on_trial_add(runner, self._view(trial)))
         if self.state is not None:
             self.state.after_add()
 
@@ -188,7 +199,7 @@ class Controller:
                 if not trial.is_finished():
                     self._keepers[trial.trial_id] = keeper
         if snapshot and snapshot.get("scheduler") is not None:
-            self.scheduler.restore_state(snapshot["scheduler"], {t.trial_id: t for t in trials})
+            self.scheduler.restore_state(snapshot["scheduler"], {t.trial_id: self._views[t.trial_id] for t in trials})
         else:
             for trial in list(self._live.values()):
                 self._tell_scheduler(trial, "add")
@@ -210,7 +221,7 @@ class Controller:
         if trial.status == Trial.RUNNING:
             self.executor.stop_trial(trial)
             self._running -= 1
-        self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, trial))
+        self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, self._view(trial)))
         self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), early_terminated=True)
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
@@ -228,11 +239,11 @@ class Controller:
         """A resumed trial's "add", "complete" or "error" event, with the scheduler's actions applied."""
         def hook(runner: SchedulerRunner) -> None:
             if event == "add":
-                self.scheduler.on_trial_add(runner, trial)
+                self.scheduler.on_trial_add(runner, self._view(trial))
             elif event == "complete":
-                self.scheduler.on_trial_complete(runner, trial, trial.last_result)
+                self.scheduler.on_trial_complete(runner, self._view(trial), trial.last_result)
             else:
-                self.scheduler.on_trial_error(runner, trial)
+                self.scheduler.on_trial_error(runner, self._view(trial))
         self._schedule(hook)
 
     def _apply(self, actions: list[Action], current: Trial | None) -> Exploit | None:
@@ -268,6 +279,9 @@ class Controller:
                 if trial is current:
                     self._save(trial)
                 self._saves[trial.trial_id] = (action, trial.checkpoint)
+            elif isinstance(action, SetConfig):
+                trial.config = action.config
+                self._publish(trial)
             elif isinstance(action, Exploit):
                 exploit = self._resolve(action)
                 if exploit is None:
@@ -415,7 +429,8 @@ class Controller:
     def _start_trials(self) -> int:
         started = 0
         while True:
-            trial = self._schedule(self.scheduler.choose_trial_to_run)
+            chosen = self._schedule(self.scheduler.choose_trial_to_run)
+            trial = None if chosen is None else self.get_trial(chosen.trial_id)
             if trial is None or trial.status not in (Trial.PENDING, Trial.PAUSED):
                 return started
             if not self.has_resources(trial.resources):
@@ -505,10 +520,12 @@ class Controller:
         """Stop criteria, then the scheduler's decision, then the searcher hears of the result. Returns the
         decision for `trial` (a StopTrial or PauseTrial of it folded in) and the scheduler's other actions."""
         if self._should_stop(trial, result):
-            _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
+            _, actions = decide(self._recorder,
+                                lambda runner: self.scheduler.on_trial_complete(runner, self._view(trial), result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
             return Stop(), actions
-        value, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_result(runner, trial, result))
+        value, actions = decide(self._recorder,
+                                lambda runner: self.scheduler.on_trial_result(runner, self._view(trial), result))
         self.search_alg.on_trial_result(trial.trial_id, dict(result))
         decision = decision_of(value)
         if decision is None:
@@ -605,7 +622,8 @@ class Controller:
         result = dict(trial.last_result, done=True) if trial.last_result else {DONE: True}
         trial.last_result = result
         try:
-            _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_complete(runner, trial, result))
+            _, actions = decide(self._recorder,
+                                lambda runner: self.scheduler.on_trial_complete(runner, self._view(trial), result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
         except BadMetricError as exc:
             self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
@@ -630,7 +648,7 @@ class Controller:
             self._journal_status(trial)
             self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
             return
-        _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, trial))
+        _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, self._view(trial)))
         self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._end(trial, Trial.ERROR)
         self.callbacks.on_trial_error(self._iteration, self._trials, trial)

@@ -22,6 +22,7 @@ from tunelab.result_keys import (
 from tunelab.stopper import Stopper, make_stopper
 from tunelab.storage.remote import Storage
 from tunelab.trainable.checkpoint import Checkpoint
+from tunelab.trial_view import trial_name
 
 __all__ = ["Trial", "Resources", "Checkpoint"]
 
@@ -195,15 +196,7 @@ class Trial:
 
     # -- names -------------------------------------------------------------------------------------
     def __str__(self) -> str:
-        if self.custom_trial_name:
-            return self.custom_trial_name
-        identifier = self.trainable_name
-        env = self.config.get("env") if isinstance(self.config, dict) else None
-        if env:
-            identifier += "_" + str(env)
-        if self.experiment_tag:
-            identifier += "_" + self.experiment_tag
-        return identifier.replace("/", "_")
+        return trial_name(self.trainable_name, self.config, self.experiment_tag, self.custom_trial_name)
 
     def __repr__(self) -> str:
         return str(self)

@@ -81,7 +81,8 @@ class TrialRunner(Controller):
         self._iteration += 1
         self._fill_trials()
         self._await_stopped_trials()
-        trial = self._schedule(self.scheduler.choose_trial_to_run)
+        chosen = self._schedule(self.scheduler.choose_trial_to_run)  # a view: its trial is ours to start
+        trial = None if chosen is None else self.get_trial(chosen.trial_id)
         if (trial is not None and trial.status in (Trial.PENDING, Trial.PAUSED)
                 and self.has_resources(trial.resources)):
             self._start(trial)

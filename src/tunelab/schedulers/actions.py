@@ -8,13 +8,15 @@ controller applies the list, in order, in one place (`Controller._apply`).
 Schedulers keep the 2018 hook signatures (`on_trial_result(runner, trial, result) -> CONTINUE/PAUSE/STOP`,
 `runner.stop_trial(trial)`, `runner.trial_executor.unpause_trial(trial)`, ...): the `runner` the
 controller passes them is a `DecisionRecorder`, which answers the read-only questions (the trials, free
-resources) and turns every request into an action instead of doing it. `decide()` runs one hook that way
+resources) and turns every request into an action instead of doing it. Inside an experiment every trial a
+scheduler is handed (the event's trial, `runner.get_trials()`) is a frozen `TrialView`; `latest(runner,
+trial)` is that trial as it is now. Schedulers key what they remember by `trial_id`. `decide()` runs one hook that way
 and returns its actions, so a scheduler is, seen from the controller, a function from the trials and an
 event to a list of actions. A hand-made 2018 runner (user code, tests) still gets the requests as calls.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from tunelab.resources import Resources
     from tunelab.trainable.checkpoint import Checkpoint
     from tunelab.trial import Trial
+    from tunelab.trial_view import TrialLike, TrialView
 
 
 # -- the decision for the reporting trial ----------------------------------------------------------------
@@ -85,7 +88,16 @@ class Exploit:
     checkpoint: "Checkpoint | SaveCheckpoint" = field(hash=False)
 
 
-Action = Continue | Pause | Stop | StopTrial | PauseTrial | Resume | SaveCheckpoint | Exploit
+@dataclass(frozen=True)
+class SetConfig:
+    """Give a trial a new config before it runs further (PBT samples the mutated keys a config lacks when
+    the trial is added); its tag, checkpoint and history stay."""
+
+    trial_id: str
+    config: dict = field(hash=False)
+
+
+Action = Continue | Pause | Stop | StopTrial | PauseTrial | Resume | SaveCheckpoint | Exploit | SetConfig
 
 _DECISIONS: dict[str, Decision] = {"CONTINUE": Continue(), "PAUSE": Pause(), "STOP": Stop()}
 
@@ -99,11 +111,11 @@ def decision_of(value: str) -> Decision | None:
 class TrialExecutorLike(Protocol):
     """`runner.trial_executor` as 2018 schedulers use it."""
 
-    def pause_trial(self, trial: "Trial") -> None: ...
+    def pause_trial(self, trial: "TrialLike") -> None: ...
 
-    def unpause_trial(self, trial: "Trial") -> None: ...
+    def unpause_trial(self, trial: "TrialLike") -> None: ...
 
-    def stop_trial(self, trial: "Trial") -> None: ...
+    def stop_trial(self, trial: "TrialLike") -> None: ...
 
 
 class SchedulerRunner(Protocol):
@@ -114,15 +126,15 @@ class SchedulerRunner(Protocol):
     @property
     def trial_executor(self) -> TrialExecutorLike: ...
 
-    def get_trials(self) -> list["Trial"]: ...
+    def get_trials(self) -> "list[TrialLike]": ...
 
     def has_resources(self, resources: "Resources") -> bool: ...
 
-    def stop_trial(self, trial: "Trial") -> None: ...
+    def stop_trial(self, trial: "TrialLike") -> None: ...
 
-    def checkpoint_trial(self, trial: "Trial") -> "Checkpoint | SaveCheckpoint | None": ...
+    def checkpoint_trial(self, trial: "TrialLike") -> "Checkpoint | SaveCheckpoint | None": ...
 
-    def exploit_trial(self, trial: "Trial", new_config: dict, new_tag: str,
+    def exploit_trial(self, trial: "TrialLike", new_config: dict, new_tag: str,
                       checkpoint: "Checkpoint | SaveCheckpoint") -> None: ...
 
 
@@ -133,49 +145,54 @@ class _RecordingTrialExecutor:
         self._actions = actions
         self.has_resources = has_resources
 
-    def pause_trial(self, trial: "Trial") -> None:
+    def pause_trial(self, trial: "TrialLike") -> None:
         self._actions.append(PauseTrial(trial.trial_id))
 
-    def unpause_trial(self, trial: "Trial") -> None:
+    def unpause_trial(self, trial: "TrialLike") -> None:
         self._actions.append(Resume(trial.trial_id))
 
-    def stop_trial(self, trial: "Trial", error: bool = False, error_msg: str | None = None) -> None:
+    def stop_trial(self, trial: "TrialLike", error: bool = False, error_msg: str | None = None) -> None:
         self._actions.append(StopTrial(trial.trial_id))
 
 
 class DecisionRecorder:
-    """The runner a scheduler sees inside the controller: it reads the trials and asks about free
-    resources, and records every request as an action; nothing is done until the controller applies them.
+    """The runner a scheduler sees inside the controller: it reads the trials (as frozen `TrialView`s) and
+    asks about free resources, and records every request as an action, naming its trial by `trial_id`;
+    nothing is done until the controller applies them.
 
-    `trials` is the controller's list of trials (read, never changed, by schedulers); `live` returns the
-    unfinished ones; `has_resources` answers whether a request fits now.
+    `trials` returns the latest view of every trial, `live` of the unfinished ones, `view_of` of one trial
+    by id (None if unknown); `has_resources` answers whether a request fits now.
     """
 
-    def __init__(self, trials: Sequence["Trial"], live: Callable[[], list["Trial"]],
-                 has_resources: Callable[["Resources"], bool]):
+    def __init__(self, trials: Callable[[], list["TrialView"]], live: Callable[[], list["TrialView"]],
+                 view_of: Callable[[str], "TrialView | None"], has_resources: Callable[["Resources"], bool]):
         self._trials = trials
         self._live = live
+        self.view_of = view_of
         self.actions: list[Action] = []
         self.has_resources = has_resources
         self.trial_executor = _RecordingTrialExecutor(self.actions, has_resources)
 
-    def get_trials(self) -> list["Trial"]:
-        return list(self._trials)
+    def get_trials(self) -> "list[TrialLike]":
+        return list(self._trials())
 
-    def live_trials(self) -> list["Trial"]:
-        return self._live()
+    def live_trials(self) -> "list[TrialLike]":
+        return list(self._live())
 
-    def stop_trial(self, trial: "Trial") -> None:
+    def stop_trial(self, trial: "TrialLike") -> None:
         self.actions.append(StopTrial(trial.trial_id))
 
-    def checkpoint_trial(self, trial: "Trial") -> "SaveCheckpoint":
+    def checkpoint_trial(self, trial: "TrialLike") -> "SaveCheckpoint":
         action = SaveCheckpoint(trial.trial_id)
         self.actions.append(action)
         return action
 
-    def exploit_trial(self, trial: "Trial", new_config: dict, new_tag: str,
+    def exploit_trial(self, trial: "TrialLike", new_config: dict, new_tag: str,
                       checkpoint: "Checkpoint | SaveCheckpoint") -> None:
         self.actions.append(Exploit(trial.trial_id, new_config, new_tag, checkpoint))
+
+    def set_config(self, trial: "TrialLike", config: dict) -> None:
+        self.actions.append(SetConfig(trial.trial_id, config))
 
     def take(self) -> list[Action]:
         """The actions recorded so far, in order; the recorder starts empty again."""
@@ -187,6 +204,16 @@ class DecisionRecorder:
 
 
 T = TypeVar("T")
+
+
+def latest(runner: SchedulerRunner | None, trial: "TrialLike") -> "TrialLike":
+    """`trial` as it is now, for a scheduler that remembers trials between hooks. The controller's
+    recorder hands out frozen views, so a remembered one may be old: its newest view is returned. Any other
+    runner (or none) works on live `Trial`s, which are always current: `trial` itself is returned."""
+    if isinstance(runner, DecisionRecorder):
+        view = runner.view_of(trial.trial_id)
+        return trial if view is None else view
+    return trial
 
 
 def decide(recorder: DecisionRecorder, hook: Callable[[SchedulerRunner], T]) -> tuple[T, list[Action]]:

@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
+from tunelab.result_keys import TRAINING_ITERATION
+from tunelab.schedulers.actions import latest
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
 
 if TYPE_CHECKING:
     from tunelab.schedulers.actions import SchedulerRunner
+    from tunelab.trial_view import TrialLike
 
 _TYPES = ("stopping", "promotion")
 
@@ -132,7 +135,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
 
     def __init__(
         self,
-        time_attr: str = "training_iteration",
+        time_attr: str = TRAINING_ITERATION,
         reward_attr: str | None = None,
         max_t: float = 100,
         grace_period: float | None = None,
@@ -171,23 +174,25 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         self._random = random.Random(seed)
         self._trial_info: dict[str, int] = {}  # trial_id -> bracket index
         self._level: dict[str, int] = {}  # trial_id -> index of the highest rung it was recorded at
-        self._trials: dict[str, Trial] = {}  # the unfinished trials
+        self._trials: dict[str, "TrialLike"] = {}  # the unfinished trials, as last seen
         self._num_stopped = 0
 
     # -- events ------------------------------------------------------------------------------------
-    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         index = 0
         if len(self._brackets) > 1:
             index = self._random.choices(range(len(self._brackets)), weights=self._bracket_weights)[0]
         self._trial_info[trial.trial_id] = index
         self._trials[trial.trial_id] = trial
 
-    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None:
             return TrialScheduler.CONTINUE
         if trial.trial_id not in self._trial_info:
             self.on_trial_add(runner, trial)
+        elif self._promotion:
+            self._trials[trial.trial_id] = trial  # remember the newest view
         time, score = read
         if time >= self._max_t and self._stop_last_trials:
             action = TrialScheduler.STOP
@@ -199,7 +204,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             self._num_stopped += 1
         return action
 
-    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> None:
         read = self._objective.read(trial, result, self._time_attr, strict=False)
         if read is not None and trial.trial_id in self._trial_info:
             if self._promotion:
@@ -208,13 +213,13 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                 self._on_result_stopping(trial, *read)
         self._forget(trial)
 
-    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         self._forget(trial)
 
-    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         self._forget(trial)
 
-    def _forget(self, trial: Trial) -> None:
+    def _forget(self, trial: "TrialLike") -> None:
         level = self._level.get(trial.trial_id, -1)
         if level >= 0:
             self._promotion_rungs(self._trial_info[trial.trial_id])[level].leave(trial.trial_id)
@@ -222,7 +227,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             table.pop(trial.trial_id, None)
 
     # -- stopping ----------------------------------------------------------------------------------
-    def _on_result_stopping(self, trial: Trial, time: float, score: float) -> str:
+    def _on_result_stopping(self, trial: "TrialLike", time: float, score: float) -> str:
         """At the highest passed rung not yet recorded: STOP below the cutoff; record the score."""
         for rung in reversed(self._brackets[self._trial_info[trial.trial_id]].rungs):
             if time < rung.milestone or trial.trial_id in rung.recorded:
@@ -240,7 +245,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
     def _index_pause_rungs(self) -> None:
         self._pause_rungs = [[r for r in b.rungs if r.milestone < self._max_t] for b in self._brackets]
 
-    def _record_passed(self, trial: Trial, time: float, score: float) -> bool:
+    def _record_passed(self, trial: "TrialLike", time: float, score: float) -> bool:
         """Record the score at every rung passed for the first time; True if there was one."""
         level = self._level.get(trial.trial_id, -1)
         rungs = self._promotion_rungs(self._trial_info[trial.trial_id])
@@ -255,7 +260,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             rungs[reached].enter(trial.trial_id)
         return reached > level
 
-    def _on_result_promotion(self, runner: "SchedulerRunner", trial: Trial, time: float, score: float) -> str:
+    def _on_result_promotion(self, runner: "SchedulerRunner", trial: "TrialLike", time: float, score: float) -> str:
         """Between rungs: CONTINUE. At a new rung: CONTINUE if the trial is what a free worker would run
         next anyway (the best promotable trial), else PAUSE there.
 
@@ -267,9 +272,9 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         if score == WORST_SCORE:
             return TrialScheduler.STOP  # unusable (NaN): never promotable, so no point pausing it
         pick = self._promotion_pick(runner, current=trial, endgame=False)
-        return TrialScheduler.CONTINUE if pick is trial else TrialScheduler.PAUSE
+        return TrialScheduler.CONTINUE if pick is not None and pick.trial_id == trial.trial_id else TrialScheduler.PAUSE
 
-    def _promotion_pick(self, runner: "SchedulerRunner", current: Trial | None, endgame: bool) -> Trial | None:
+    def _promotion_pick(self, runner: "SchedulerRunner", current: "TrialLike | None", endgame: bool) -> "TrialLike | None":
         """The best promotable trial at the highest rung over all brackets, or None.
 
         A trial is promotable at rung k when k is the highest rung it reached, it waits there (PAUSED, or
@@ -277,7 +282,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         nothing else can bring new results).
         """
         rounding = math.ceil if endgame else math.floor
-        best: tuple[float, float, Trial] | None = None
+        best: "tuple[float, float, TrialLike] | None" = None
         for index in range(len(self._brackets)):
             for rung in reversed(self._promotion_rungs(index)):
                 if best is not None and rung.milestone < best[0]:
@@ -290,18 +295,23 @@ class AsyncHyperBandScheduler(FIFOScheduler):
                     break
         return None if best is None else best[2]
 
-    def _best_waiting(self, runner: "SchedulerRunner", rung: _Rung, current: Trial | None, quota: int) -> Trial | None:
+    def _best_waiting(self, runner: "SchedulerRunner", rung: _Rung, current: "TrialLike | None",
+                      quota: int) -> "TrialLike | None":
         """The best trial waiting at `rung` that ranks within `quota` and fits, or None."""
         for negative_score, _, trial_id in rung.at_level:
             if rung.rank(-negative_score) >= quota or -negative_score == WORST_SCORE:
                 return None  # the rest rank lower still; an unusable (NaN) score is never promoted
             trial = self._trials.get(trial_id)
-            if trial is not None and (trial is current or (trial.status == Trial.PAUSED and (
-                    runner is None or runner.has_resources(trial.resources)))):
+            if trial is None:
+                continue
+            if current is not None and trial_id == current.trial_id:
+                return current
+            trial = latest(runner, trial)
+            if trial.status == Trial.PAUSED and (runner is None or runner.has_resources(trial.resources)):
                 return trial
         return None
 
-    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> "TrialLike | None":
         """Stopping: FIFO. Promotion: promote, else start a PENDING trial, else (nothing pending or running)
         promote by the synchronous rule, else stop the paused trials: none of them can ever be promoted."""
         if not self._promotion:
@@ -339,7 +349,7 @@ class AsyncHyperBandScheduler(FIFOScheduler):
             "num_stopped": self._num_stopped, "random": self._random.getstate(),
         }
 
-    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+    def restore_state(self, state: dict, trials_by_id: dict[str, "TrialLike"]) -> None:
         for bracket, rungs in zip(self._brackets, state["rungs"]):
             bracket.rungs = []
             for milestone, recorded in rungs:
@@ -367,7 +377,7 @@ class ASHAScheduler(AsyncHyperBandScheduler):
 
     def __init__(
         self,
-        time_attr: str = "training_iteration",
+        time_attr: str = TRAINING_ITERATION,
         metric: str | None = None,
         mode: str | None = None,
         max_t: float = 100,

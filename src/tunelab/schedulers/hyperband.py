@@ -19,13 +19,16 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
-from tunelab.schedulers.actions import as_scheduler_runner
+from tunelab.result_keys import TRAINING_ITERATION
+from tunelab.schedulers.actions import as_scheduler_runner, latest
+from tunelab.schedulers.by_trial import ByTrialId
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
 
 if TYPE_CHECKING:
     from tunelab.schedulers.actions import SchedulerRunner
+    from tunelab.trial_view import TrialLike
 
 #: the seed's band spans budgets from max_t/81 to max_t: five brackets for eta=3
 _BUDGET_RATIO = 81
@@ -36,11 +39,13 @@ BRACKET_ORDERS = ("seed", "aggressive_first")
 
 class _Bracket:
     """One bracket: its live trials with their latest `(time, score)`, the milestone they run to, and the
-    number of halvings left."""
+    number of halvings left. Trials are remembered by id, each as the scheduler last saw it (a view, or a
+    hand-driven `Trial`); `_ended` is the final status of those that left the bracket, for `repr`."""
 
     def __init__(self, max_trials: int, init_t: float, max_t: float, eta: float, s: int, stop_last_trials: bool):
-        self._live_trials: dict[Trial, tuple[float, float] | None] = {}
-        self._all_trials: list[Trial] = []
+        self._live_trials: ByTrialId[tuple[float, float] | None] = ByTrialId()
+        self._trials: ByTrialId[None] = ByTrialId()  # every trial ever added, in order
+        self._ended: dict[str, str] = {}
         self._n = self._n0 = max_trials
         self._r = self._r0 = init_t  # the milestone: total time each live trial runs to in this round
         self._max_t = max_t
@@ -56,49 +61,59 @@ class _Bracket:
         """Seed name of the milestone."""
         return self._r
 
-    def add_trial(self, trial: Trial) -> None:
+    def add_trial(self, trial: TrialLike) -> None:
         if self.filled():
             raise TuneError(f"cannot add {trial} to a filled HyperBand bracket")
         self._live_trials[trial] = None
-        self._all_trials.append(trial)
+        self._trials[trial] = None
         self._added += 1
+
+    def see(self, trial: TrialLike) -> TrialLike:
+        """Remember `trial` (a newer view of one of the bracket's trials) and return it."""
+        self._live_trials.see(trial)
+        return self._trials.see(trial)
 
     def filled(self) -> bool:
         """The bracket took its `n` trials for this round (a finished one still counts)."""
         return self._added >= self._n
 
-    def current_trials(self) -> list[Trial]:
+    def current_trials(self) -> list[TrialLike]:
+        """The live trials, as last seen."""
         return list(self._live_trials)
 
-    def time_of(self, trial: Trial) -> float:
+    def time_of(self, trial: TrialLike) -> float:
         stats = self._live_trials[trial]
         return 0.0 if stats is None else stats[0]
 
-    def _score_of(self, trial: Trial) -> float:
+    def _score_of(self, trial: TrialLike) -> float:
         stats = self._live_trials[trial]
         assert stats is not None  # ranked only once every live trial reached the milestone, so has reported
         return stats[1]
 
     def cur_iter_done(self) -> bool:
         """Every live trial has reached the milestone."""
-        return all(self.time_of(t) >= self._r for t in self._live_trials)
+        return all((0.0 if stats is None else stats[0]) >= self._r for stats in self._live_trials.values())
 
     def finished(self) -> bool:
         return self._stop_last_trials and self._halves == 0 and self.cur_iter_done()
 
-    def continue_trial(self, trial: Trial) -> bool:
+    def continue_trial(self, trial: TrialLike) -> bool:
         if not self._stop_last_trials and self._halves == 0:
             return True
         return self.time_of(trial) < self._r
 
-    def update_trial_stats(self, trial: Trial, time: float, score: float) -> None:
+    def update_trial_stats(self, trial: TrialLike, time: float, score: float) -> None:
         self._completed_progress += max(0.0, time - self.time_of(trial))
         self._live_trials[trial] = (time, score)
+        self._trials.see(trial)
 
-    def cleanup_trial(self, trial: Trial) -> None:
+    def cleanup_trial(self, trial: TrialLike, ended: str | None = None) -> None:
+        """The trial leaves the bracket; `ended` is its final status when the scheduler knows it."""
         self._live_trials.pop(trial, None)
+        if ended is not None and trial in self._trials:
+            self._ended[trial.trial_id] = ended
 
-    def successive_halving(self) -> tuple[list[Trial], list[Trial]]:
+    def successive_halving(self) -> tuple[list[TrialLike], list[TrialLike]]:
         """Next round: keep the best `ceil(n/eta)` live trials (good) and drop the rest (bad)."""
         self._halves -= 1
         self._n = math.ceil(self._n / self._eta)
@@ -123,7 +138,7 @@ class _Bracket:
 
     def __repr__(self) -> str:
         status = f"Max Size (n)={self._n}, Milestone (r)={self._r:g}, completed={self.completion_percentage():.1%}"
-        counts = collections.Counter(t.status for t in self._all_trials)
+        counts = collections.Counter(self._ended.get(t.trial_id, t.status) for t in self._trials)
         statuses = ", ".join(sorted(f"{k}: {v}" for k, v in counts.items()))
         return f"Bracket({status}): {{{statuses}}}"
 
@@ -133,14 +148,19 @@ class _Bracket:
     def to_state(self) -> dict:
         state = {name: getattr(self, name) for name in self._SAVED}
         state["live"] = [(t.trial_id, stats) for t, stats in self._live_trials.items()]
-        state["all"] = [t.trial_id for t in self._all_trials]
+        state["all"] = [t.trial_id for t in self._trials]
         return state
 
-    def load_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+    def load_state(self, state: dict, trials_by_id: dict[str, TrialLike]) -> None:
         for name in self._SAVED:
             setattr(self, name, state[name])
-        self._live_trials = {trials_by_id[tid]: stats for tid, stats in state["live"] if tid in trials_by_id}
-        self._all_trials = [trials_by_id[tid] for tid in state["all"] if tid in trials_by_id]
+        self._live_trials, self._trials, self._ended = ByTrialId(), ByTrialId(), {}
+        for tid, stats in state["live"]:
+            if tid in trials_by_id:
+                self._live_trials[trials_by_id[tid]] = stats
+        for tid in state["all"]:
+            if tid in trials_by_id:
+                self._trials[trials_by_id[tid]] = None
 
 
 class HyperBandScheduler(FIFOScheduler):
@@ -169,7 +189,7 @@ class HyperBandScheduler(FIFOScheduler):
 
     def __init__(
         self,
-        time_attr: str = "training_iteration",
+        time_attr: str = TRAINING_ITERATION,
         reward_attr: str | None = None,
         max_t: float = 81,
         *,
@@ -193,7 +213,7 @@ class HyperBandScheduler(FIFOScheduler):
         self._bracket_order = bracket_order
         self._s_max_1 = round(math.log(_BUDGET_RATIO) / math.log(reduction_factor)) + 1
         self._hyperbands: list[list[_Bracket | None]] = [[]]
-        self._trial_info: dict[Trial, tuple[_Bracket, int]] = {}
+        self._trial_info: ByTrialId[tuple[_Bracket, int]] = ByTrialId()  # each trial's bracket and band
         self._state: dict[str, Any] = {"bracket": None, "band_idx": 0}
         self._num_stopped = 0
 
@@ -209,7 +229,7 @@ class HyperBandScheduler(FIFOScheduler):
     def _cur_band_filled(self) -> bool:
         return len(self._hyperbands[self._state["band_idx"]]) == self._s_max_1
 
-    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """Put the trial in the current bracket; open the next bracket (or band) when it is filled."""
         bracket = self._state["bracket"]
         if bracket is None or bracket.filled():
@@ -228,7 +248,7 @@ class HyperBandScheduler(FIFOScheduler):
         bracket.add_trial(trial)
         self._trial_info[trial] = (bracket, self._state["band_idx"])
 
-    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None:
             return TrialScheduler.CONTINUE
@@ -242,50 +262,62 @@ class HyperBandScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         return self._process_bracket(runner, bracket, trial)
 
-    def _process_bracket(self, runner: "SchedulerRunner", bracket: _Bracket, current: Trial | None = None) -> str:
+    def _process_bracket(self, runner: "SchedulerRunner", bracket: _Bracket,
+                         current: "TrialLike | None" = None) -> str:
         """Halve the bracket while all its live trials reached the milestone; stop the bad trials, resume
         the good ones, and return the decision for `current` (the trial whose result is processed)."""
         runner = as_scheduler_runner(runner)
+        current_id = None if current is None else current.trial_id
         action = TrialScheduler.PAUSE
         while bracket._live_trials and bracket.cur_iter_done():
             if bracket.finished():
                 for trial in bracket.current_trials():
-                    bracket.cleanup_trial(trial)
-                    if trial is not current and not trial.is_finished():
-                        runner.stop_trial(trial)
+                    trial = bracket.see(latest(runner, trial))
+                    if trial.trial_id == current_id or not trial.is_finished():
+                        bracket.cleanup_trial(trial, ended=Trial.TERMINATED)
+                        if trial.trial_id != current_id:
+                            runner.stop_trial(trial)
+                    else:
+                        bracket.cleanup_trial(trial)
                 return TrialScheduler.STOP
             if bracket._halves == 0:
                 break
             _, bad = bracket.successive_halving()
             self._num_stopped += len(bad)
             for trial in bad:
-                bracket.cleanup_trial(trial)  # before stop_trial: on_trial_remove must find nothing to do
-                if trial is current:
+                trial = bracket.see(latest(runner, trial))
+                finished = trial.trial_id != current_id and trial.is_finished()
+                # before stop_trial: on_trial_remove must find nothing to do
+                bracket.cleanup_trial(trial, ended=None if finished else Trial.TERMINATED)
+                if trial.trial_id == current_id:
                     action = TrialScheduler.STOP
-                elif not trial.is_finished():
+                elif not finished:
                     runner.stop_trial(trial)
         for trial in bracket.current_trials():
             if bracket.continue_trial(trial):
-                if trial is current:
+                if trial.trial_id == current_id:
                     action = TrialScheduler.CONTINUE
-                elif trial.status == Trial.PAUSED:
+                elif bracket.see(latest(runner, trial)).status == Trial.PAUSED:
                     runner.trial_executor.unpause_trial(trial)
         return action
 
-    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """Drop the trial from its bracket; the others may now be ready to halve."""
+        self._leave(runner, trial, Trial.TERMINATED)
+
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> None:
+        self._leave(runner, trial, Trial.TERMINATED)
+
+    def on_trial_error(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
+        self._leave(runner, trial, Trial.ERROR)
+
+    def _leave(self, runner: "SchedulerRunner", trial: "TrialLike", ended: str) -> None:
         info = self._trial_info.get(trial)
         if info is None or trial not in info[0]._live_trials:
             return
         bracket = info[0]
-        bracket.cleanup_trial(trial)
+        bracket.cleanup_trial(bracket.see(trial), ended=ended)
         self._process_bracket(runner, bracket)
-
-    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
-        self.on_trial_remove(runner, trial)
-
-    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
-        self.on_trial_remove(runner, trial)
 
     def _brackets_in_order(self, band: list[_Bracket | None]) -> list[_Bracket]:
         """The band's brackets in the order `choose_trial_to_run` tries them."""
@@ -294,7 +326,7 @@ class HyperBandScheduler(FIFOScheduler):
             return brackets[::-1]  # a band's list is indexed by s: the most aggressive bracket is last
         return sorted(brackets, key=_Bracket.completion_percentage)
 
-    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> "TrialLike | None":
         """A PENDING trial of the most aggressive bracket that has one (band by band), or with
         `bracket_order="seed"` of the least-complete bracket; failing that, a PAUSED trial that its bracket
         lets continue (only after a resume restored it paused)."""
@@ -302,6 +334,7 @@ class HyperBandScheduler(FIFOScheduler):
             for band in self._hyperbands:
                 for bracket in self._brackets_in_order(band):
                     for trial in bracket.current_trials():
+                        trial = bracket.see(latest(runner, trial))
                         if (trial.status == wanted and bracket.continue_trial(trial)
                                 and runner.has_resources(trial.resources)):
                             return trial
@@ -329,8 +362,8 @@ class HyperBandScheduler(FIFOScheduler):
             "current": position, "band_idx": self._state["band_idx"], "num_stopped": self._num_stopped,
         }
 
-    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
-        self._hyperbands, self._trial_info = [], {}
+    def restore_state(self, state: dict, trials_by_id: dict[str, "TrialLike"]) -> None:
+        self._hyperbands, self._trial_info = [], ByTrialId()
         for b, band_state in enumerate(state["bands"]):
             band: list[_Bracket | None] = []
             for s, bracket_state in enumerate(band_state):
@@ -338,7 +371,7 @@ class HyperBandScheduler(FIFOScheduler):
                 if bracket_state is not None:
                     bracket = _Bracket(1, 1, self._max_t_attr, self._eta, s, self._stop_last_trials)
                     bracket.load_state(bracket_state, trials_by_id)
-                    for trial in bracket._all_trials:
+                    for trial in bracket._trials:
                         self._trial_info[trial] = (bracket, b)
                 band.append(bracket)
             self._hyperbands.append(band)

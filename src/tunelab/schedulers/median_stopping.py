@@ -8,12 +8,14 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from tunelab.metrics import WORST_SCORE
+from tunelab.result_keys import TIME_TOTAL_S
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.trial import Trial
 from tunelab.validation import check_key, check_number
 
 if TYPE_CHECKING:
     from tunelab.schedulers.actions import SchedulerRunner
+    from tunelab.trial_view import TrialLike
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class MedianStoppingRule(FIFOScheduler):
 
     def __init__(
         self,
-        time_attr: str = "time_total_s",
+        time_attr: str = TIME_TOTAL_S,
         reward_attr: str | None = None,
         grace_period: float = 60.0,
         min_samples_required: int = 3,
@@ -122,7 +124,7 @@ class MedianStoppingRule(FIFOScheduler):
         self._last_pause: dict[str, float] = {}
         self._num_stopped = 0
 
-    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr)
         if read is None or trial.trial_id in self._stopped:
             return TrialScheduler.CONTINUE  # a soft-stopped trial was resumed: FIFO from now on
@@ -150,7 +152,7 @@ class MedianStoppingRule(FIFOScheduler):
             return TrialScheduler.PAUSE
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> None:
         if self._hard_stop and trial.trial_id in self._stopped:
             return
         read = self._objective.read(trial, result, self._time_attr, strict=False)
@@ -161,14 +163,14 @@ class MedianStoppingRule(FIFOScheduler):
         if history is not None:
             self._completed.add(trial.trial_id)
 
-    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """A paused trial that ran and is then removed counts as finished (as in the seed)."""
         if trial.status == Trial.PAUSED and trial.trial_id in self._histories:
             self._completed.add(trial.trial_id)
         else:
             self._forget(trial)
 
-    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         self._forget(trial)
 
     def debug_string(self) -> str:
@@ -181,7 +183,7 @@ class MedianStoppingRule(FIFOScheduler):
             "last_pause": dict(self._last_pause), "num_stopped": self._num_stopped,
         }
 
-    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+    def restore_state(self, state: dict, trials_by_id: dict[str, "TrialLike"]) -> None:
         self._histories = {tid: _History.from_state(h) for tid, h in state["histories"].items()}
         self._completed, self._stopped = set(state["completed"]), set(state["stopped"])
         self._last_pause, self._num_stopped = dict(state["last_pause"]), state["num_stopped"]
@@ -192,18 +194,18 @@ class MedianStoppingRule(FIFOScheduler):
         means = [m for m in (self._histories[tid].mean_until(time) for tid in self._completed) if m is not None]
         return statistics.median(means) if len(means) >= self._min_samples_required else None
 
-    def _maybe_yield(self, runner: "SchedulerRunner", trial: Trial, time: float) -> str:
+    def _maybe_yield(self, runner: "SchedulerRunner", trial: "TrialLike", time: float) -> str:
         """While the median is not known yet, time-share: PAUSE after `min_time_slice` if others wait."""
         if not self._min_time_slice or runner is None:
             return TrialScheduler.CONTINUE
         if time - self._last_pause.get(trial.trial_id, 0.0) < self._min_time_slice:
             return TrialScheduler.CONTINUE
-        if not any(t is not trial and t.status in (Trial.PENDING, Trial.PAUSED) for t in self._live_trials(runner)):
+        if not any(t.trial_id != trial.trial_id and t.status in (Trial.PENDING, Trial.PAUSED) for t in self._live_trials(runner)):
             return TrialScheduler.CONTINUE
         self._last_pause[trial.trial_id] = time
         return TrialScheduler.PAUSE
 
-    def _forget(self, trial: Trial) -> None:
+    def _forget(self, trial: "TrialLike") -> None:
         if trial.trial_id not in self._completed:
             self._histories.pop(trial.trial_id, None)
         self._last_pause.pop(trial.trial_id, None)

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.error import TuneError
 from tunelab.metrics import WORST_SCORE
-from tunelab.schedulers.actions import as_scheduler_runner
+from tunelab.result_keys import TIME_TOTAL_S
+from tunelab.schedulers.actions import DecisionRecorder, as_scheduler_runner, latest
+from tunelab.schedulers.by_trial import ByTrialId
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, Objective, TrialScheduler
 from tunelab.suggest.domains import Categorical, Domain
 from tunelab.suggest.variant_generator import format_vars
@@ -27,6 +29,7 @@ from tunelab.validation import check_key, check_number, check_numbers
 
 if TYPE_CHECKING:
     from tunelab.schedulers.actions import SaveCheckpoint, SchedulerRunner
+    from tunelab.trial_view import TrialLike
 
 Mutations = Mapping[str, Any]
 
@@ -149,6 +152,16 @@ def _fill_missing(config: dict, mutations: Mutations, rng: random.Random) -> Non
             config[key] = sample_mutation(spec, rng)
 
 
+def _lacks(config: Mapping, mutations: Mutations) -> bool:
+    """Whether `_fill_missing` would add anything to `config`."""
+    for key, spec in mutations.items():
+        if key not in config:
+            return True
+        if isinstance(spec, Mapping) and isinstance(config[key], dict) and _lacks(config[key], spec):
+            return True
+    return False
+
+
 # -- the scheduler -------------------------------------------------------------------------------------
 class _PBTTrialState:
     """What PBT remembers per trial."""
@@ -156,7 +169,7 @@ class _PBTTrialState:
     __slots__ = ("orig_tag", "last_score", "last_checkpoint", "checkpoint_config", "last_perturbation_time",
                  "last_train_time")
 
-    def __init__(self, trial: Trial):
+    def __init__(self, trial: TrialLike):
         self.orig_tag = trial.experiment_tag
         self.last_score: float | None = None
         self.last_checkpoint: Checkpoint | SaveCheckpoint | None = None  # or the request that saves it
@@ -192,7 +205,7 @@ class PopulationBasedTraining(FIFOScheduler):
 
     def __init__(
         self,
-        time_attr: str = "time_total_s",
+        time_attr: str = TIME_TOTAL_S,
         reward_attr: str | None = None,
         perturbation_interval: float = 60.0,
         hyperparam_mutations: Mutations | None = None,
@@ -240,18 +253,25 @@ class PopulationBasedTraining(FIFOScheduler):
         self._synch = synch
         self._next_perturbation_sync = perturbation_interval
         self._random = random.Random(seed)
-        self._trial_state: dict[Trial, _PBTTrialState] = {}
+        self._trial_state: ByTrialId[_PBTTrialState] = ByTrialId()  # each trial as last seen
         self._num_checkpoints = 0
         self._num_perturbations = 0
         #: one dict per exploit: time, trial_id, donor_id, old_config, new_config, old_tag, new_tag
         self.exploit_log: list[dict] = []
 
     # -- events ------------------------------------------------------------------------------------
-    def on_trial_add(self, runner: "SchedulerRunner", trial: Trial) -> None:
-        _fill_missing(trial.config, self._hyperparam_mutations, self._random)
+    def on_trial_add(self, runner: "SchedulerRunner", trial: TrialLike) -> None:
+        if isinstance(runner, DecisionRecorder):  # a frozen view: the controller gives it the filled config
+            if _lacks(trial.config, self._hyperparam_mutations):
+                config = _copy_config(dict(trial.config))
+                _fill_missing(config, self._hyperparam_mutations, self._random)
+                runner.set_config(trial, config)
+        else:  # a hand-driven Trial: filled in place
+            assert isinstance(trial.config, dict)
+            _fill_missing(trial.config, self._hyperparam_mutations, self._random)
         self._trial_state[trial] = _PBTTrialState(trial)
 
-    def on_trial_result(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: TrialLike, result: dict) -> str:
         read = self._objective.read(trial, result, self._time_attr, strict=self._require_attrs)
         if read is None:
             return TrialScheduler.CONTINUE
@@ -259,6 +279,7 @@ class PopulationBasedTraining(FIFOScheduler):
             self.on_trial_add(runner, trial)
         time, score = read
         state = self._trial_state[trial]
+        self._trial_state.see(trial)
         state.last_train_time = time
         if time < self._burn_in_period or time - state.last_perturbation_time < self._perturbation_interval:
             return TrialScheduler.CONTINUE  # not judged yet: no checkpoint overhead
@@ -267,23 +288,23 @@ class PopulationBasedTraining(FIFOScheduler):
         runner = as_scheduler_runner(runner)  # a hand-made 2018 runner gets checkpoint/exploit done on the trials
         if self._synch:
             return self._synch_round(runner, trial, time)
-        lower, upper = self._quantiles()
+        lower, upper = self._quantiles(runner)
         self._checkpoint_or_exploit(runner, trial, time, lower, upper, current=trial)
         for other in self._live_trials(runner):
-            if other is not trial and other.status in (Trial.PENDING, Trial.PAUSED):
+            if other.trial_id != trial.trial_id and other.status in (Trial.PENDING, Trial.PAUSED):
                 return TrialScheduler.PAUSE  # yield time to the rest of the population
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: "SchedulerRunner", trial: Trial, result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: TrialLike, result: dict) -> None:
         self._trial_state.pop(trial, None)
 
-    def on_trial_error(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: TrialLike) -> None:
         self._trial_state.pop(trial, None)
 
-    def on_trial_remove(self, runner: "SchedulerRunner", trial: Trial) -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: TrialLike) -> None:
         self._trial_state.pop(trial, None)
 
-    def choose_trial_to_run(self, runner: "SchedulerRunner") -> Trial | None:
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> TrialLike | None:
         """The PENDING or PAUSED trial furthest behind (lowest last perturbation time) that fits. In synch
         mode a trial waiting at the barrier is not a candidate until the whole population got there (as in
         Ray): restarted early, it would run on while the round exploits it, and the exploit would be lost."""
@@ -295,41 +316,50 @@ class PopulationBasedTraining(FIFOScheduler):
         return min(candidates, key=lambda t: self._state_of(t).last_perturbation_time)
 
     # -- decisions ---------------------------------------------------------------------------------
-    def _quantiles(self) -> tuple[list[Trial], list[Trial]]:
+    def _latest(self, runner: "SchedulerRunner | None", trial: TrialLike) -> TrialLike:
+        """A remembered trial as it is now (remembered so from here on)."""
+        return self._trial_state.see(latest(runner, trial))
+
+    def _quantiles(self, runner: "SchedulerRunner | None" = None) -> tuple[list[TrialLike], list[TrialLike]]:
         """(bottom, top) trials by last score, each `quantile_fraction` of the scored unfinished ones."""
-        scores = {t: s.last_score for t, s in self._trial_state.items() if s.last_score is not None and not t.is_finished()}
-        trials = sorted(scores, key=scores.__getitem__)
+        scored: list[tuple[TrialLike, float]] = []
+        for trial, state in self._trial_state.items():
+            if state.last_score is not None and not (trial := self._latest(runner, trial)).is_finished():
+                scored.append((trial, state.last_score))
+        trials = [trial for trial, _ in sorted(scored, key=lambda entry: entry[1])]
         if len(trials) <= 1:
             return [], []
         count = min(math.ceil(len(trials) * self._quantile_fraction), len(trials) // 2)
         top = [t for t in trials[-count:] if self._trial_state[t].last_score != WORST_SCORE]
         return trials[:count], top  # an unusable (NaN) score is never a donor
 
-    def _checkpoint_or_exploit(self, runner: "SchedulerRunner", trial: Trial, time: float, lower: list[Trial],
-                               upper: list[Trial], current: Trial) -> None:
+    def _checkpoint_or_exploit(self, runner: "SchedulerRunner", trial: TrialLike, time: float,
+                               lower: list[TrialLike], upper: list[TrialLike], current: TrialLike) -> None:
+        trial = self._latest(runner, trial)
         state = self._trial_state[trial]
-        if trial in upper:
-            checkpoint = runner.checkpoint_trial(trial) if trial is current else trial.checkpoint
+        if any(t.trial_id == trial.trial_id for t in upper):
+            checkpoint = runner.checkpoint_trial(trial) if trial.trial_id == current.trial_id else trial.checkpoint
             state.last_checkpoint = checkpoint
-            state.checkpoint_config = _copy_config(trial.config) if checkpoint is not None else None
+            state.checkpoint_config = _copy_config(dict(trial.config)) if checkpoint is not None else None
             self._num_checkpoints += checkpoint is not None
         else:
             state.last_checkpoint = state.checkpoint_config = None  # not a top trial any more
-        if trial in lower:
-            donors = [t for t in upper if t is not trial and self._trial_state[t].last_checkpoint is not None]
+        if any(t.trial_id == trial.trial_id for t in lower):
+            donors = [t for t in upper if t.trial_id != trial.trial_id
+                      and self._trial_state[t].last_checkpoint is not None]
             if donors:  # never clone a donor without a checkpoint (ray-project/ray#27170)
-                self._exploit(runner, trial, self._random.choice(donors), time)
+                self._exploit(runner, trial, self._latest(runner, self._random.choice(donors)), time)
 
-    def _exploit(self, runner: "SchedulerRunner", trial: Trial, donor: Trial, time: float) -> None:
+    def _exploit(self, runner: "SchedulerRunner", trial: TrialLike, donor: TrialLike, time: float) -> None:
         state, donor_state = self._trial_state[trial], self._trial_state[donor]
-        new_config = explore(donor_state.checkpoint_config or donor.config, self._hyperparam_mutations,
+        new_config = explore(donor_state.checkpoint_config or dict(donor.config), self._hyperparam_mutations,
                              self._resample_probability, self._custom_explore_fn, self._perturbation_factors,
                              self._random)
         new_tag = make_experiment_tag(state.orig_tag, new_config, self._hyperparam_mutations)
         if self._log_config:
             self.exploit_log.append({
                 "time": time, "trial_id": trial.trial_id, "donor_id": donor.trial_id,
-                "old_config": _copy_config(trial.config), "new_config": _copy_config(new_config),
+                "old_config": _copy_config(dict(trial.config)), "new_config": _copy_config(new_config),
                 "old_tag": trial.experiment_tag, "new_tag": new_tag,
             })
         assert donor_state.last_checkpoint is not None  # donors have one (_checkpoint_or_exploit)
@@ -337,31 +367,35 @@ class PopulationBasedTraining(FIFOScheduler):
         self._num_perturbations += 1
         self._set_perturbation_time(trial, donor_state.last_perturbation_time)
 
-    def _synch_round(self, runner: "SchedulerRunner", trial: Trial, time: float) -> str:
+    def _synch_round(self, runner: "SchedulerRunner", trial: TrialLike, time: float) -> str:
         """Synchronous PBT: PAUSE at the interval until every unfinished trial got there, then judge them
         all at once (top trials are checkpointed before bottom ones clone them)."""
         live = [t for t in self._live_trials(runner) if not t.is_finished()]
-        if all(t is trial or self._state_of(t).last_train_time >= self._next_perturbation_sync for t in live):
-            lower, upper = self._quantiles()
-            middle = [t for t in self._trial_state if t not in lower and t not in upper]
+        if all(t.trial_id == trial.trial_id or self._state_of(t).last_train_time >= self._next_perturbation_sync
+               for t in live):
+            lower, upper = self._quantiles(runner)
+            judged = {t.trial_id for t in lower} | {t.trial_id for t in upper}
+            middle = [t for t in self._trial_state if t.trial_id not in judged]
             for other in upper + middle + lower:
                 self._checkpoint_or_exploit(runner, other, time, lower, upper, current=trial)
             latest = max(self._state_of(t).last_train_time for t in live)
             self._next_perturbation_sync = max(self._next_perturbation_sync + self._perturbation_interval, latest)
         return TrialScheduler.PAUSE
 
-    def _state_of(self, trial: Trial) -> _PBTTrialState:
+    def _state_of(self, trial: TrialLike) -> _PBTTrialState:
         state = self._trial_state.get(trial)
         return state if state is not None else _PBTTrialState(trial)
 
-    def _set_perturbation_time(self, trial: Trial, time: float) -> None:
+    def _set_perturbation_time(self, trial: TrialLike, time: float) -> None:
         self._trial_state[trial].last_perturbation_time = time
-        trial.last_perturbation_time = time  # mirrored for displays, the journal
+        if isinstance(trial, Trial):  # a hand-driven trial shows it, as in the seed; a view is frozen
+            trial.last_perturbation_time = time
 
     # -- seed helpers, reporting and resume ----------------------------------------------------------
-    def last_scores(self, trials: list[Trial]) -> list[float]:
+    def last_scores(self, trials: list[TrialLike]) -> list[float]:
         """The last recorded scores of the given unfinished trials (seed test helper)."""
-        return [score for t in trials if (score := self._trial_state[t].last_score) is not None and not t.is_finished()]
+        return [score for t in trials
+                if (score := self._trial_state[t].last_score) is not None and not t.is_finished()]
 
     def reset_stats(self) -> None:
         self._num_perturbations = 0
@@ -381,9 +415,9 @@ class PopulationBasedTraining(FIFOScheduler):
                 "next_perturbation_sync": self._next_perturbation_sync, "random": self._random.getstate(),
                 "exploit_log": list(self.exploit_log)}  # entries are copies, never changed
 
-    def restore_state(self, state: dict, trials_by_id: dict[str, Trial]) -> None:
+    def restore_state(self, state: dict, trials_by_id: dict[str, TrialLike]) -> None:
         """Resume; a top trial's donor checkpoint becomes the trial's own latest checkpoint."""
-        self._trial_state = {}
+        self._trial_state = ByTrialId()
         for trial_id, saved in state["trials"].items():
             trial = trials_by_id.get(trial_id)
             if trial is None:

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.result_keys import EPISODE_REWARD_MEAN
 
 if TYPE_CHECKING:
     from tunelab.schedulers.actions import SchedulerRunner
-    from tunelab.trial import Trial
+    from tunelab.trial_view import TrialLike
 
 #: the metric schedulers optimise when given neither `metric=` nor `reward_attr=` (the seed's default)
-DEFAULT_METRIC = "episode_reward_mean"
+DEFAULT_METRIC = EPISODE_REWARD_MEAN
 
 
 class TrialScheduler:
@@ -24,6 +25,12 @@ class TrialScheduler:
     `trial_executor.pause_trial(trial)`, `unpause_trial(trial)`, `stop_trial(trial)`. Inside an experiment
     it is a `DecisionRecorder`: every such request becomes an action (`tunelab.schedulers.actions`) that
     the controller applies after the hook returns, so a hook never sees its own requests take effect.
+
+    Every trial a hook is handed inside an experiment (the event's `trial`, `runner.get_trials()`, the
+    `trials_by_id` of `restore_state`) is a frozen `TrialView` of it at that moment, never the controller's
+    `Trial`; `choose_trial_to_run` returns one of them. A scheduler remembers trials by `trial_id`, and
+    `actions.latest(runner, trial)` gives a remembered trial's newest view. User code and tests may drive
+    a scheduler by hand with `Trial`s instead: hooks accept either (`TrialLike`).
     """
 
     CONTINUE = "CONTINUE"
@@ -44,23 +51,23 @@ class TrialScheduler:
         objective = getattr(self, "_objective", None)
         return True if objective is None else objective.adopt(metric, mode)
 
-    def on_trial_add(self, runner: "SchedulerRunner", trial: "Trial") -> None:
+    def on_trial_add(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """A new trial was added (PENDING)."""
 
-    def on_trial_error(self, runner: "SchedulerRunner", trial: "Trial") -> None:
+    def on_trial_error(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """The trial failed for good; it will not report again."""
 
-    def on_trial_result(self, runner: "SchedulerRunner", trial: "Trial", result: dict) -> str:
+    def on_trial_result(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> str:
         """A RUNNING trial reported `result`; return CONTINUE, PAUSE or STOP."""
         return TrialScheduler.CONTINUE
 
-    def on_trial_complete(self, runner: "SchedulerRunner", trial: "Trial", result: dict) -> None:
+    def on_trial_complete(self, runner: "SchedulerRunner", trial: "TrialLike", result: dict) -> None:
         """The trial finished normally (done or a stop criterion) with final `result`."""
 
-    def on_trial_remove(self, runner: "SchedulerRunner", trial: "Trial") -> None:
+    def on_trial_remove(self, runner: "SchedulerRunner", trial: "TrialLike") -> None:
         """A PENDING or PAUSED trial was removed (stopped) without finishing."""
 
-    def choose_trial_to_run(self, runner: "SchedulerRunner") -> "Trial | None":
+    def choose_trial_to_run(self, runner: "SchedulerRunner") -> "TrialLike | None":
         """Return a PENDING or PAUSED trial whose resources are free, or None. Must be idempotent.
 
         The default is first-in first-out: the first PENDING trial that fits, else the first PAUSED one.
@@ -83,7 +90,7 @@ class TrialScheduler:
         """A picklable snapshot of the scheduler's bookkeeping (trials named by `trial_id`), for resume."""
         return {}
 
-    def restore_state(self, state: dict, trials_by_id: dict[str, "Trial"]) -> None:
+    def restore_state(self, state: dict, trials_by_id: dict[str, "TrialLike"]) -> None:
         """Continue from a `save_state()` snapshot; `trials_by_id` maps ids back to the resumed trials."""
 
     # helpers shared by implementations --------------------------------------------------------------
@@ -94,7 +101,7 @@ class TrialScheduler:
         return mode
 
     @staticmethod
-    def _live_trials(runner: "SchedulerRunner") -> list["Trial"]:
+    def _live_trials(runner: "SchedulerRunner") -> list["TrialLike"]:
         """The runner's unfinished trials (`live_trials()` where the runner has it, else all trials)."""
         live = getattr(runner, "live_trials", None)  # an optional extra of a runner (the controller's recorder)
         return live() if live is not None else runner.get_trials()
@@ -159,7 +166,7 @@ class Objective:
             return None
         return metrics.score(metrics.require_number(value, self.metric, self._owner), self.mode)
 
-    def read(self, trial: "Trial", result: dict, time_attr: str, strict: bool | None = None) -> tuple[float, float] | None:
+    def read(self, trial: "TrialLike", result: dict, time_attr: str, strict: bool | None = None) -> tuple[float, float] | None:
         """`(time, score)` of a result, or None when either is missing.
 
         A missing value raises TuneError (listing the keys the trial did report) when `strict`, or by

@@ -12,6 +12,7 @@ from typing import Any
 from tunelab import metrics
 from tunelab.error import TuneError
 from tunelab.experiment import is_experiments
+from tunelab.result_keys import EPISODE_REWARD_MEAN
 from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -31,7 +32,7 @@ from tunelab.suggest.space import (
 from tunelab.validation import check_key, check_number
 
 #: the seed's default objective, used when neither metric nor mode was ever given
-SEED_METRIC = "episode_reward_mean"
+SEED_METRIC = EPISODE_REWARD_MEAN
 
 #: Random suggestions before TPE starts modelling (hyperopt's `n_startup_jobs`; its own default is 20,
 #: Optuna's is 10). With DEFAULT_GAMMA, 10 did as well as 20 or better in most measured cases.

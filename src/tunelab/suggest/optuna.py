@@ -9,6 +9,7 @@ from typing import Any
 
 from tunelab import metrics
 from tunelab.error import TuneError
+from tunelab.result_keys import TRAINING_ITERATION
 from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.domains import Categorical, Domain, Float, Integer
 from tunelab.suggest.searcher import Searcher
@@ -171,7 +172,7 @@ class OptunaSearch(Searcher):
         values = self.metric_values(result)
         if values is not None and not isinstance(self.metric, list) and metrics.is_usable(values[0]):
             try:
-                trial.report(values[0], step=int((result or {}).get("training_iteration") or 0))
+                trial.report(values[0], step=int((result or {}).get(TRAINING_ITERATION) or 0))
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # see _ensure_study: told before a resume
         self._study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
