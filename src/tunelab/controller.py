@@ -16,8 +16,8 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
 
 from tunelab.callback import Callback, CallbackError, CallbackList
 from tunelab.error import TuneError
@@ -146,6 +146,11 @@ class Controller:
         view = self._views[trial.trial_id] = TrialView.of(trial)
         return view
 
+    @property
+    def _all_views(self) -> "_Views":
+        """Every trial's latest view, in the order added: the `trials` callbacks get (read lazily)."""
+        return _Views(self._trials, self._views)
+
     def _live_views(self) -> list[TrialView]:
         views = self._views
         return [views[trial_id] for trial_id in self._live]
@@ -226,7 +231,7 @@ class Controller:
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
-        self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
 
     # -- scheduler decisions: asked through a recorder, applied here --------------------------------
     def _schedule(self, hook: Callable[[SchedulerRunner], T]) -> T:
@@ -350,7 +355,7 @@ class Controller:
         user sees; otherwise the first failure is raised."""
         first: Exception | None = None
         steps = [("saving the final experiment snapshot", self.state.close if self.state is not None else None),
-                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._trials)),
+                 ("closing the result loggers", lambda: self.callbacks.on_experiment_end(self._all_views)),
                  ("copying the experiment to storage", self.state.finish_storage if self.state is not None else None),
                  # no worker is left computing a stopped trial when run() returns
                  ("stopping workers of stopped trials", self.executor.settle)]
@@ -452,7 +457,7 @@ class Controller:
         except WorkerDied as exc:
             self._on_failure(trial, str(exc))
             return
-        self.callbacks.on_trial_start(self._iteration, self._trials, trial)
+        self.callbacks.on_trial_start(self._iteration, self._all_views, self._view(trial))
 
     def _forget_unsaved_results(self, trial: Trial, restore: str | None) -> None:
         """A trial restarting from an older checkpoint (or from scratch) will report those iterations
@@ -463,7 +468,7 @@ class Controller:
             return
         iteration = _checkpoint_iteration(restore) if restore else 0
         if iteration < logged:
-            self.callbacks.on_trial_restore(trial, iteration)
+            self.callbacks.on_trial_restore(self._view(trial), iteration)
 
     def _journal_status(self, trial: Trial) -> None:
         self._publish(trial)
@@ -507,9 +512,9 @@ class Controller:
                 try:  # reply first: the worker computes its next step while the loggers write
                     self.executor.continue_trial(trial)
                 finally:
-                    self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+                    self.callbacks.on_trial_result(self._iteration, self._all_views, self._views[trial.trial_id], result)
             else:  # the result is on disk before any checkpoint of it is recorded
-                self.callbacks.on_trial_result(self._iteration, self._trials, trial, result)
+                self.callbacks.on_trial_result(self._iteration, self._all_views, self._view(trial), result)
                 if checkpoint_path:
                     self._register_checkpoint(trial, checkpoint_path, result)
                 self._apply_decision(trial, decision, exploit)
@@ -588,7 +593,7 @@ class Controller:
             if trial.checkpoint_at_end:
                 self._save(trial)
             self._release(trial, Trial.TERMINATED)
-            self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+            self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -630,7 +635,7 @@ class Controller:
             return
         self._running -= 1
         self._end(trial, Trial.TERMINATED)
-        self.callbacks.on_trial_complete(self._iteration, self._trials, trial)
+        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
         self._apply(actions, current=None)
 
     def _on_failure(self, trial: Trial, text: str, released: bool = False, retry: bool = True) -> None:
@@ -646,12 +651,12 @@ class Controller:
         if retry and trial.num_failures <= trial.max_failures:
             trial.status = Trial.PENDING
             self._journal_status(trial)
-            self.callbacks.on_trial_recover(self._iteration, self._trials, trial)
+            self.callbacks.on_trial_recover(self._iteration, self._all_views, self._view(trial))
             return
         _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, self._view(trial)))
         self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._end(trial, Trial.ERROR)
-        self.callbacks.on_trial_error(self._iteration, self._trials, trial)
+        self.callbacks.on_trial_error(self._iteration, self._all_views, self._view(trial))
         self._apply(actions, current=None)
 
     def _save(self, trial: Trial) -> None:
@@ -670,7 +675,7 @@ class Controller:
         if self.state is not None:  # journaled before any older checkpoint is deleted
             self.state.on_checkpoint(trial, path, score)
         self._prune_checkpoints(trial, keeper)
-        self.callbacks.on_checkpoint(self._iteration, self._trials, trial, trial.checkpoint)
+        self.callbacks.on_checkpoint(self._iteration, self._all_views, self._view(trial), trial.checkpoint)
 
     def _prune_checkpoints(self, trial: Trial, keeper: CheckpointKeeper) -> None:
         """Delete the checkpoints `keep_checkpoints_num` no longer keeps, and journal the deletions."""
@@ -741,3 +746,27 @@ def _checkpoint_iteration(path: str) -> int:
         if iteration is not None:
             return int(iteration)
     return checkpoint_dir_iteration(path) or 0
+
+
+class _Views(Sequence[TrialView]):
+    """The published views of `trials`, read when indexed: handing it to a callback costs nothing, whatever the
+    number of trials (callbacks see frozen views, never the controller's mutable trials)."""
+
+    __slots__ = ("_trials", "_views")
+
+    def __init__(self, trials: list[Trial], views: dict[str, TrialView]):
+        self._trials, self._views = trials, views
+
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    @overload
+    def __getitem__(self, index: int) -> TrialView: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TrialView]: ...
+
+    def __getitem__(self, index: int | slice) -> TrialView | list[TrialView]:
+        if isinstance(index, slice):
+            return [self._views[t.trial_id] for t in self._trials[index]]
+        return self._views[self._trials[index].trial_id]

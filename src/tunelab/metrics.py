@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from tunelab.error import TuneError
@@ -105,7 +105,7 @@ def check_metric_mode(owner: str, metric: Any, mode: Any) -> tuple[Any, Any]:
 
 
 # -- "best" -------------------------------------------------------------------------------------------
-def metric_number(result: dict | None, metric: str) -> float | None:
+def metric_number(result: Mapping[str, Any] | None, metric: str) -> float | None:
     """The result's value for `metric` as a float (NaN included), or None when it is missing or not a
     number. `a/b` also finds `result["a"]["b"]`."""
     if not result:

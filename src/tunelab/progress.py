@@ -22,9 +22,11 @@ from tunelab.result_keys import CONFIG, DONE, EPISODE_REWARD_MEAN, MEAN_ACCURACY
 from tunelab.trial_naming import natural_key
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.text import Text
 
-    from tunelab.trial import Trial
+    from tunelab.trial_view import TrialLike, TrialView
 
 __all__ = ["ProgressReporter", "in_notebook", "pretty_print", "select_trials", "status_text"]
 
@@ -58,7 +60,7 @@ def _fair_limits(counts: dict[str, int], max_trials: int) -> dict[str, int]:
     return limits
 
 
-def select_trials(trials: Iterable["Trial"], max_trials: int = MAX_DEBUG_TRIALS) -> list[Section]:
+def select_trials(trials: Iterable["TrialLike"], max_trials: int = MAX_DEBUG_TRIALS) -> list[Section]:
     """Group trials by state (sorted) and keep at most `max_trials` in all, fairly split across states;
     a state with more trials than its share shows the head and tail of its naturally sorted trials."""
     by_state: dict[str, list] = defaultdict(list)
@@ -80,7 +82,7 @@ def select_trials(trials: Iterable["Trial"], max_trials: int = MAX_DEBUG_TRIALS)
 
 
 # -- the seed's text block ---------------------------------------------------------------------------
-def trial_counts(trials: Iterable["Trial"]) -> str:
+def trial_counts(trials: Iterable["TrialLike"]) -> str:
     """`6 (2 RUNNING, 4 TERMINATED)`: the number of trials and how many are in each state."""
     counts = Counter(t.status for t in trials)
     per_state = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
@@ -88,7 +90,7 @@ def trial_counts(trials: Iterable["Trial"]) -> str:
 
 
 def status_text(
-    trials: list["Trial"],
+    trials: Sequence["TrialLike"],
     scheduler_debug: str,
     resources_used: str,
     result_dirs: Iterable[str],
@@ -125,7 +127,7 @@ def pretty_print(result: dict) -> str:
     return yaml.safe_dump(json.loads(dumps_result(cleaned)), default_flow_style=False)
 
 
-def best_trial_line(trials: Iterable["Trial"], metric: str, mode: str) -> str | None:
+def best_trial_line(trials: Iterable["TrialLike"], metric: str, mode: str) -> str | None:
     """`Current best trial: <name> with <metric>=<value>`, or None when no trial reported the metric."""
     found = metrics.best_of(((t, metrics.metric_number(t.last_result, metric)) for t in trials), mode)
     return f"Current best trial: {found[0]} with {metric}={found[1]:.6g}" if found else None
@@ -200,7 +202,7 @@ class ProgressReporter(Callback):
         else:
             print(text, file=self.out, flush=True)
 
-    def report(self, trials: list["Trial"], done: bool, info: dict[str, Any]) -> None:
+    def report(self, trials: Sequence["TrialLike"], done: bool, info: dict[str, Any]) -> None:
         """Show the status now if it is due (always when `done`)."""
         if self.verbose < 1:
             return
@@ -226,7 +228,7 @@ class ProgressReporter(Callback):
             )
 
     def on_trial_result(
-        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
     ) -> None:
         if self.verbose >= 2:
             now = time.monotonic()
@@ -237,13 +239,13 @@ class ProgressReporter(Callback):
         if self._view is not None:
             self._view.update(trials, self._info, force=False)
 
-    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_complete(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._last_result_print.pop(trial.trial_id, None)
 
-    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._last_result_print.pop(trial.trial_id, None)
 
-    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+    def on_experiment_end(self, trials: "Sequence[TrialView]", **info: Any) -> None:
         self._stop_view()
 
     def _stop_view(self) -> None:
@@ -263,7 +265,7 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _header_lines(trials: list["Trial"], info: dict[str, Any]) -> list[str]:
+def _header_lines(trials: Sequence["TrialLike"], info: dict[str, Any]) -> list[str]:
     """The lines above the trials table: scheduler, resources, result folders, counts, best trial."""
     lines = [info.get("scheduler_debug", "")]
     if info.get("resources_used"):
@@ -276,7 +278,7 @@ def _header_lines(trials: list["Trial"], info: dict[str, Any]) -> list[str]:
     return [line for line in lines if line]
 
 
-def _table_rows(trials: list["Trial"], info: dict[str, Any], max_trials: int) -> tuple[list[str], list[list[str]]]:
+def _table_rows(trials: Sequence["TrialLike"], info: dict[str, Any], max_trials: int) -> tuple[list[str], list[list[str]]]:
     """The trials table: its column names and rows (a `... n more <STATE>` row for hidden trials)."""
     sections = select_trials(trials, max_trials)
     shown = [t for s in sections for t in (*s.head, *s.tail)]
@@ -308,7 +310,7 @@ class _NotebookView:
     def print(self, text: str) -> None:
         print(text, flush=True)
 
-    def update(self, trials: list["Trial"], info: dict[str, Any], force: bool) -> None:
+    def update(self, trials: Sequence["TrialLike"], info: dict[str, Any], force: bool) -> None:
         """Replace the output, at most every `min_interval_s` unless `force`."""
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:
@@ -326,7 +328,7 @@ class _NotebookView:
         else:
             self._handle.update(bundle, raw=True)
 
-    def _html(self, trials: list["Trial"], info: dict[str, Any]) -> str:
+    def _html(self, trials: Sequence["TrialLike"], info: dict[str, Any]) -> str:
         from html import escape
 
         columns, rows = _table_rows(trials, info, self._max_trials)
@@ -379,7 +381,7 @@ class _LiveView:
     def print(self, text: str) -> None:
         self._console.out(text, highlight=False)
 
-    def update(self, trials: list["Trial"], info: dict[str, Any], force: bool) -> None:
+    def update(self, trials: Sequence["TrialLike"], info: dict[str, Any], force: bool) -> None:
         """Rebuild the display, at most every `min_interval_s` unless `force`."""
         now = time.monotonic()
         if not force and now - self._last < self.min_interval_s:
@@ -391,12 +393,12 @@ class _LiveView:
         self._progress.update(self._task, completed=finished, total=info.get("total_trials"))
         self._live.update(Group(*self._header(trials, info), self._table(trials, info), self._progress), refresh=force)
 
-    def _header(self, trials: list["Trial"], info: dict[str, Any]) -> list[Text]:
+    def _header(self, trials: Sequence["TrialLike"], info: dict[str, Any]) -> list[Text]:
         from rich.text import Text
 
         return [Text(line) for line in _header_lines(trials, info)]
 
-    def _table(self, trials: list["Trial"], info: dict[str, Any]) -> Any:
+    def _table(self, trials: Sequence["TrialLike"], info: dict[str, Any]) -> Any:
         from rich.table import Table
 
         columns, rows = _table_rows(trials, info, self._max_trials)
@@ -411,7 +413,7 @@ class _LiveView:
         self._live.stop()
 
 
-def _row(trial: "Trial", metrics: list[tuple[str, str]]) -> list[str]:
+def _row(trial: "TrialView", metrics: list[tuple[str, str]]) -> list[str]:
     result = trial.last_result
     time_total = result.get(TIME_TOTAL_S)
     return [

@@ -143,4 +143,6 @@ class TrialRunner(Controller):
         self._ended = True
         if self.server is not None:
             self.server.shutdown()
-        self.callbacks.on_experiment_end(self._trials)
+        from tunelab.trial_view import TrialView
+
+        self.callbacks.on_experiment_end([TrialView.of(t) for t in self._trials])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tunelab.callback import Callback
@@ -21,7 +22,9 @@ from tunelab.loggers.tbx_logger import SKIPPED_KEYS
 from tunelab.result_keys import TIMESTAMP, TRAINING_ITERATION
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 __all__ = ["MLflowLoggerCallback"]
 
@@ -114,7 +117,7 @@ class MLflowLoggerCallback(Callback):
             self._parent_run_id = run.info.run_id
         return self._parent_run_id
 
-    def _run_id(self, trial: "Trial") -> str:
+    def _run_id(self, trial: "TrialView") -> str:
         """The trial's MLflow run, created (with its params) the first time the trial is seen."""
         run_id = self._runs.get(trial.trial_id)
         if run_id is None:
@@ -126,13 +129,13 @@ class MLflowLoggerCallback(Callback):
             self._log_params(run_id, trial.config or {})
         return run_id
 
-    def _log_params(self, run_id: str, config: dict) -> None:
+    def _log_params(self, run_id: str, config: Mapping[str, Any]) -> None:
         Param, limit = self._mlflow.entities.Param, _param_limit()
         params = [Param(_key(k), str(v)[:limit]) for k, v in flatten_dict(config).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self._client.log_batch(run_id, params=params[start:start + 100])
 
-    def _end(self, trial: "Trial", status: str) -> None:
+    def _end(self, trial: "TrialView", status: str) -> None:
         run_id = self._runs.pop(trial.trial_id, None)
         if run_id is None:
             return
@@ -141,10 +144,12 @@ class MLflowLoggerCallback(Callback):
         self._client.set_terminated(run_id, status)
 
     # -- hooks -------------------------------------------------------------------------------------
-    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_start(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._run_id(trial)
 
-    def on_trial_result(self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
+    ) -> None:
         Metric = self._mlflow.entities.Metric
         run_id = self._run_id(trial)
         step = int(result.get(TRAINING_ITERATION) or 0)
@@ -158,13 +163,13 @@ class MLflowLoggerCallback(Callback):
         for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
             self._client.log_batch(run_id, metrics=metrics[start:start + 1000])
 
-    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_complete(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._end(trial, "FINISHED")
 
-    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._end(trial, "FAILED")
 
-    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+    def on_experiment_end(self, trials: "Sequence[TrialView]", **info: Any) -> None:
         """Close what is still open: unfinished trials as KILLED; the parent run FINISHED when every
         trial terminated normally, else FAILED."""
         from tunelab.trial import Trial

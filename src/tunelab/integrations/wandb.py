@@ -29,7 +29,9 @@ from tunelab.metrics import as_number
 from tunelab.storage.layout import CHECKPOINT_DIR_PREFIX
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 __all__ = ["WandbLoggerCallback"]
 
@@ -109,7 +111,7 @@ class WandbLoggerCallback(Callback):
         settings.api_key = self._api_key
         return settings
 
-    def _run(self, trial: "Trial") -> Any:
+    def _run(self, trial: "TrialView") -> Any:
         """The trial's run, started (with its config) the first time the trial is seen."""
         run = self._runs.get(trial.trial_id)
         if run is None:
@@ -130,10 +132,12 @@ class WandbLoggerCallback(Callback):
             run.finish(exit_code=exit_code)
 
     # -- hooks -------------------------------------------------------------------------------------
-    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_start(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._run(trial)
 
-    def on_trial_result(self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
+    ) -> None:
         run = self._run(trial)
         if self.log_config and isinstance(result.get("config"), dict):
             run.config.update(result["config"], allow_val_change=True)
@@ -144,7 +148,7 @@ class WandbLoggerCallback(Callback):
                 metrics[key] = number
         run.log(metrics, step=int(result.get("training_iteration") or 0))
 
-    def on_checkpoint(self, iteration: int, trials: "list[Trial]", trial: "Trial", checkpoint: Any,
+    def on_checkpoint(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", checkpoint: Any,
                       **info: Any) -> None:
         path = getattr(checkpoint, "path", None)
         if not self.upload_checkpoints or not path or not os.path.isdir(path):
@@ -154,13 +158,13 @@ class WandbLoggerCallback(Callback):
         artifact.add_dir(path)
         self._run(trial).log_artifact(artifact)
 
-    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_complete(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._finish(trial.trial_id, 0)
 
-    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._finish(trial.trial_id, 1)
 
-    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+    def on_experiment_end(self, trials: "Sequence[TrialView]", **info: Any) -> None:
         """Finish the runs of trials that did not end (the experiment was stopped or interrupted)."""
         for trial_id in list(self._runs):
             self._finish(trial_id, 0)

@@ -18,7 +18,9 @@ from tunelab.callback import Callback
 from tunelab.storage.layout import hidden_tmp_path
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 class _Closable(Protocol):
     def close(self) -> None: ...
@@ -37,14 +39,14 @@ class TrialFileLogger(Callback, Generic[H], metaclass=ABCMeta):
 
     # -- to implement ------------------------------------------------------------------------------
     @abstractmethod
-    def _open(self, trial: "Trial") -> H:
+    def _open(self, trial: "TrialView") -> H:
         """Open the trial's handle in append mode (its logdir exists)."""
 
     def _close(self, trial_id: str, handle: H) -> None:
         handle.close()
 
     # -- handles -----------------------------------------------------------------------------------
-    def _handle(self, trial: "Trial") -> H | None:
+    def _handle(self, trial: "TrialView") -> H | None:
         """The trial's open handle, opening it if needed; None when the trial has no logdir yet."""
         handles = self._handles
         handle = handles.get(trial.trial_id)
@@ -60,30 +62,30 @@ class TrialFileLogger(Callback, Generic[H], metaclass=ABCMeta):
             self._close(old_id, old)
         return handle
 
-    def _release(self, trial: "Trial") -> None:
+    def _release(self, trial: "TrialView") -> None:
         """Close the trial's handle if it is open."""
         handle = self._handles.pop(trial.trial_id, None)
         if handle is not None:
             self._close(trial.trial_id, handle)
 
-    def _forget(self, trial: "Trial") -> None:
+    def _forget(self, trial: "TrialView") -> None:
         """Drop any other per-trial state once the trial is over (keeps driver memory bounded)."""
 
     # -- callback hooks ----------------------------------------------------------------------------
-    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_complete(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._release(trial)
         self._forget(trial)
 
-    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._release(trial)
         self._forget(trial)
 
-    def on_experiment_end(self, trials: "list[Trial]", **info: Any) -> None:
+    def on_experiment_end(self, trials: "Sequence[TrialView]", **info: Any) -> None:
         while self._handles:
             trial_id, handle = self._handles.popitem(last=False)
             self._close(trial_id, handle)
 
-    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+    def on_trial_restore(self, trial: "TrialView", iteration: int) -> None:
         """The trial was restored from the checkpoint taken at `training_iteration == iteration`:
         drop the results logged after it so the history holds no iteration twice."""
         self._release(trial)

@@ -18,7 +18,9 @@ from tunelab.storage.layout import PROGRESS_FILE
 from tunelab.storage.lines import LineAppender
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 _EXCLUDE = frozenset({CONFIG})
 
@@ -68,18 +70,18 @@ class _CsvFile:
 class CSVLoggerCallback(TrialFileLogger[_CsvFile]):
     """Writes every result of every trial as one row of `<logdir>/progress.csv` (VisKit reads it)."""
 
-    def _open(self, trial: "Trial") -> _CsvFile:
+    def _open(self, trial: "TrialView") -> _CsvFile:
         assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
         return _CsvFile(os.path.join(trial.logdir, PROGRESS_FILE))
 
     def on_trial_result(
-        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
     ) -> None:
         handle = self._handle(trial)
         if handle is not None:
             handle.write(flatten_dict(result, exclude=_EXCLUDE))
 
-    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+    def on_trial_restore(self, trial: "TrialView", iteration: int) -> None:
         super().on_trial_restore(trial, iteration)
         path = os.path.join(trial.logdir or "", PROGRESS_FILE)
         if not trial.logdir or not os.path.exists(path):

@@ -12,7 +12,9 @@ from tunelab.storage.layout import PARAMS_FILE, RESULT_FILE
 from tunelab.storage.lines import LineAppender, warn_skipped
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 
 class JsonLoggerCallback(TrialFileLogger[LineAppender]):
@@ -25,14 +27,14 @@ class JsonLoggerCallback(TrialFileLogger[LineAppender]):
         super().__init__()
         self._configs: dict[str, tuple[Any, str]] = {}  # trial_id -> (config object, params text)
 
-    def _open(self, trial: "Trial") -> LineAppender:
+    def _open(self, trial: "TrialView") -> LineAppender:
         assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
         return LineAppender(os.path.join(trial.logdir, RESULT_FILE))
 
-    def _forget(self, trial: "Trial") -> None:
+    def _forget(self, trial: "TrialView") -> None:
         self._configs.pop(trial.trial_id, None)
 
-    def _write_params(self, trial: "Trial") -> None:
+    def _write_params(self, trial: "TrialView") -> None:
         """(Re)write params.json unless the same config was already written."""
         if not trial.logdir:
             return
@@ -44,11 +46,11 @@ class JsonLoggerCallback(TrialFileLogger[LineAppender]):
             rewrite_atomically(path, [text])
         self._configs[trial.trial_id] = (trial.config, text)
 
-    def on_trial_start(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_start(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._write_params(trial)
 
     def on_trial_result(
-        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
     ) -> None:
         seen = self._configs.get(trial.trial_id)
         if seen is None or seen[0] is not trial.config:
@@ -57,7 +59,7 @@ class JsonLoggerCallback(TrialFileLogger[LineAppender]):
         if f is not None:
             f.write(dumps_result(result) + "\n")
 
-    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+    def on_trial_restore(self, trial: "TrialView", iteration: int) -> None:
         super().on_trial_restore(trial, iteration)
         path = os.path.join(trial.logdir or "", RESULT_FILE)
         if trial.logdir and os.path.exists(path):

@@ -27,7 +27,9 @@ from tunelab.storage.layout import TB_EVENTS_PREFIX
 from tunelab.storage.lines import storage_error
 
 if TYPE_CHECKING:
-    from tunelab.trial import Trial
+    from collections.abc import Sequence
+
+    from tunelab.trial_view import TrialView
 
 _FILE_COUNTER = itertools.count()
 TAG_PREFIX = "ray/tune/"
@@ -75,7 +77,7 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
         self._last_metrics: dict[str, dict[str, float]] = {}
         self._purge_steps: dict[str, int] = {}
 
-    def _open(self, trial: "Trial") -> Any:
+    def _open(self, trial: "TrialView") -> Any:
         # tensorboardX names event files by the second: this suffix keeps a writer reopened within the
         # same second from truncating the previous file, and keeps the files sorted in creation order
         assert trial.logdir is not None  # TrialFileLogger._handle opens only trials that have a logdir
@@ -86,16 +88,16 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
             filename_suffix=f".{time.time_ns()}.{next(_FILE_COUNTER):08d}",
         )
 
-    def on_trial_restore(self, trial: "Trial", iteration: int) -> None:
+    def on_trial_restore(self, trial: "TrialView", iteration: int) -> None:
         super().on_trial_restore(trial, iteration)
         self._purge_steps[trial.trial_id] = iteration + 1
 
-    def _forget(self, trial: "Trial") -> None:
+    def _forget(self, trial: "TrialView") -> None:
         self._last_metrics.pop(trial.trial_id, None)
         self._purge_steps.pop(trial.trial_id, None)
 
     def on_trial_result(
-        self, iteration: int, trials: "list[Trial]", trial: "Trial", result: dict, **info: Any
+        self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", result: dict, **info: Any
     ) -> None:
         writer = self._handle(trial)
         if writer is None:
@@ -105,15 +107,15 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
         writer.write_scalars(metrics, result.get(TRAINING_ITERATION))
         self._last_metrics[trial.trial_id] = metrics
 
-    def on_trial_complete(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_complete(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._write_hparams(trial)
         super().on_trial_complete(iteration, trials, trial, **info)
 
-    def on_trial_error(self, iteration: int, trials: "list[Trial]", trial: "Trial", **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: "Sequence[TrialView]", trial: "TrialView", **info: Any) -> None:
         self._write_hparams(trial)
         super().on_trial_error(iteration, trials, trial, **info)
 
-    def _write_hparams(self, trial: "Trial") -> None:
+    def _write_hparams(self, trial: "TrialView") -> None:
         """Record the trial's flattened config (numbers, strings, bools) against its last metrics."""
         metrics = self._last_metrics.get(trial.trial_id)
         if not metrics:
