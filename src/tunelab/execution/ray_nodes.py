@@ -80,6 +80,9 @@ class ClusterView:
         host, _, port = ray.get_runtime_context().gcs_address.rpartition(":")
         self._head = (host.strip("[]"), int(port))
         self.refresh(force=True)
+        for node in self.alive():  # a node lost moments ago is still alive for Ray: look at each once
+            self._suspects.add(node.node_id)
+        self.refresh(force=True)
 
     # -- what the executor asks ---------------------------------------------------------------------
     def alive(self) -> list[Node]:
