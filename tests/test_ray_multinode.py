@@ -87,7 +87,7 @@ class KillNodeAt(Callback):
             self.victims.add(trial.trial_id)
             if self.killed_at is None and result["training_iteration"] >= self.at:
                 assert self.cluster.kill_node(self.node) > 0
-                self.killed_at = time.monotonic()
+                self.killed_at, self.trigger = time.monotonic(), trial.trial_id
 
 
 def _history(trial):
@@ -128,9 +128,14 @@ def test_a_lost_node_costs_its_trials_a_restore_not_the_run(on_nodes, tmp_path):
     for trial in restored:
         history = _history(trial)
         assert history[-1]["scratch"] != second.scratch  # finished elsewhere
-        if any(r["scratch"] == second.scratch for r in history):  # it ran there: resumed from a checkpoint
-            assert history[-1]["restored_at"] >= 3
-            assert "WorkerDied" in open(trial.error_file).read()
+        with open(trial.error_file) as f:
+            assert "WorkerDied" in f.read()
+        there = [i for i, r in enumerate(history) if r["scratch"] == second.scratch]
+        if there:  # it ran there: the next process went on from the latest checkpoint it had
+            after = history[there[-1] + 1]
+            assert after["training_iteration"] == after["restored_at"] + 1
+    trigger = next(t for t in analysis.trials if t.trial_id == killer.trigger)
+    assert _history(trigger)[-1]["restored_at"] >= 3  # killed at iteration >= 5, checkpointed at 3
     executor = tune.api.get_executor()
     assert executor.pool.total_cpu == 1  # the head's CPU only: the lost node's left the pool
     assert "lost 1 node(s)" in executor.resource_summary()
@@ -184,12 +189,12 @@ _HEAD_DRIVER = textwrap.dedent("""
 
     class Slow(Trainable):
         def setup(self, config):
-            self.count = 0
+            self.count = self.restored_at = 0
 
         def step(self):
             time.sleep(0.2)
             self.count += 1
-            return {"count": self.count}
+            return {"count": self.count, "restored_at": self.restored_at}
 
         def save_checkpoint(self, checkpoint_dir):
             path = os.path.join(checkpoint_dir, "state.json")
@@ -199,7 +204,7 @@ _HEAD_DRIVER = textwrap.dedent("""
 
         def load_checkpoint(self, path):
             with open(path) as f:
-                self.count = json.load(f)["count"]
+                self.count = self.restored_at = json.load(f)["count"]
 
     local_dir, iterations, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
     try:
@@ -257,3 +262,4 @@ def test_a_lost_head_stops_the_experiment_resumably(nodes, tmp_path):
                 results = [json.loads(line) for line in f]
             assert [r["training_iteration"] for r in results] == list(range(1, iterations + 1))
             assert [r["count"] for r in results] == list(range(1, iterations + 1))
+            assert results[-1]["restored_at"] >= 2  # continued from a checkpoint, not from scratch
