@@ -343,7 +343,7 @@ class RayExecutor(LocalExecutor):
     def _check_nodes(self) -> list[Event]:
         """Refresh the view of the nodes (when due) and the pool with it; then fail the trials whose actor
         was on a lost node, or waits for a place that no alive node has. ClusterLost when the head is gone."""
-        if not self._view.due():
+        if self._cluster_lost or not self._view.due():  # a lost cluster was reported once: nothing to refresh
             return []
         try:
             self._view.refresh()
@@ -497,10 +497,12 @@ class RayExecutor(LocalExecutor):
     def get_events(self, timeout: float) -> list[Event]:
         self._expire_handshakes()
         events = self._failed_connects() + self._check_nodes()
-        self._unblock_pending()
+        starting = any(not w.connected for w in self._ray_workers())
+        if starting:
+            self._unblock_pending()
         if events:
             return events
-        if any(not w.connected for w in self._ray_workers()):
+        if starting:
             timeout = min(timeout, CONNECT_POLL_S)  # come back soon to check on the actors still starting
         if self._handshakes:  # wake up to close the ones that run out of time
             timeout = max(0.0, min(timeout, min(h.deadline for h in self._handshakes) - time.monotonic()))
@@ -561,7 +563,7 @@ class RayExecutor(LocalExecutor):
 
     def shutdown(self) -> None:
         super().shutdown()
-        if self._connected_ray and self._ray.is_initialized() and not self._cluster_lost:
+        if self._connected_ray and self._ray.is_initialized():  # (a few seconds more when the head is gone)
             self._ray.shutdown()
             self._connected_ray = False
         for handshake in list(self._handshakes):
