@@ -155,7 +155,7 @@ class LocalRayCluster:
         if resources:
             args.append(f"--resources={json.dumps(resources)}")
         if head:
-            args += ["--head", f"--port={self.port}", "--include-dashboard=false",
+            args += ["--head", f"--port={self.port}", "--include-dashboard=false",  # (a head-only option)
                      f"--ray-client-server-port={free_port()}"]
         else:
             args.append(f"--address={self.address}")
