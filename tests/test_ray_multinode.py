@@ -146,45 +146,62 @@ def test_a_lost_node_costs_its_trials_a_restore_not_the_run(on_nodes, tmp_path):
     assert "lost 1 node(s)" in executor.resource_summary()
 
 
-def test_trials_that_fit_only_on_a_lost_node_wait_pending_until_a_node_joins(nodes, tmp_path):
+@pytest.mark.parametrize("mid_run", [False, True], ids=["lost_before_the_run", "lost_mid_run"])
+def test_trials_that_fit_only_on_a_lost_node_wait_pending_until_a_node_joins(nodes, tmp_path, mid_run):
     """`node_b` was only on the lost node: trials asking for it are not errors (the cluster held it
-    once), they wait PENDING with a message until a node with `node_b` joins, then run. The driver starts
-    right after the loss (Ray may not have noticed it yet)."""
-    if nodes.nodes[1].alive:
-        nodes.kill_node(nodes.nodes[1])
+    once), they wait PENDING with a message until a node with `node_b` joins, then run there. The node is
+    lost right before the driver connects (Ray has not noticed yet: the executor probes each node once), or
+    while the trials run on it (they fail, wait, and go on from their checkpoints on the new node)."""
+    node_b = next((n for n in nodes.nodes if n.alive and "node_b" in n.resources), None)
+    if node_b is None:  # the earlier tests took it: a fresh one
+        node_b = nodes.add_node(num_cpus=2, resources={"node_b": 2})
+    killer = KillNodeAt(nodes, node_b, at=3)
+    if not mid_run:
+        nodes.kill_node(node_b)
     tune.init(executor="ray", address=nodes.address)
-    on_nodes, seen = nodes, {}
+    seen = {}
 
     class Watch(Callback):
         def on_trial_start(self, iteration, trials, trial, **info):
             seen.setdefault("started", time.monotonic())
 
     def add_node_later():
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             executor = tune.api._executor
-            if executor is not None and "lost" in executor.resource_summary():
+            if executor is not None and not node_b.alive and "lost" in executor.resource_summary():
                 seen["summary"] = executor.resource_summary()
                 break
             time.sleep(0.2)
         time.sleep(1)  # the trials wait meanwhile
         seen["joining"] = time.monotonic()
-        on_nodes.add_node(num_cpus=2, resources={"node_b": 2})
+        seen["new"] = nodes.add_node(num_cpus=2, resources={"node_b": 2})
 
     joiner = threading.Thread(target=add_node_later)
     joiner.start()
     try:
-        with pytest.warns(RuntimeWarning, match="wait PENDING: the Ray cluster lost 1 node"):
-            analysis = tune.run(Counter, config={"i": tune.grid_search([1, 2])}, stop={"training_iteration": 3},
+        with pytest.warns(RuntimeWarning, match="wait PENDING: the Ray cluster lost .* node_b"):
+            analysis = tune.run(Counter, config={"i": tune.grid_search([1, 2])}, stop={"training_iteration": 6},
                                 resources_per_trial={"cpu": 1, "custom_resources": {"node_b": 1}},
-                                callbacks=[Watch()], local_dir=str(tmp_path), verbose=0)
+                                checkpoint_freq=2, max_failures=1, callbacks=[Watch(), killer] if mid_run else [Watch()],
+                                local_dir=str(tmp_path), verbose=0)
     finally:
         joiner.join()
         tune.init()
     assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 2
-    assert "node_b" in seen["summary"] and "wait PENDING until nodes join" in seen["summary"]
-    assert seen["started"] > seen["joining"]  # nothing ran before the new node was there
-    assert all(_history(t)[-1]["scratch"] == on_nodes.nodes[-1].scratch for t in analysis.trials)
+    assert "0/" in seen["summary"] and "wait PENDING until nodes join" in seen["summary"]
+    for trial in analysis.trials:
+        history = _history(trial)
+        assert [r["training_iteration"] for r in history] == list(range(1, 7))
+        assert [r["count"] for r in history] == list(range(1, 7))
+        assert history[-1]["scratch"] == seen["new"].scratch  # finished on the node that joined
+    if mid_run:  # both were on the lost node and failed once; those that ran there went on from a checkpoint
+        assert all(t.num_failures == 1 for t in analysis.trials)
+        victims = [t for t in analysis.trials if t.trial_id in killer.victims]
+        assert victims and all(_history(t)[-1]["restored_at"] >= 2 for t in victims)
+    else:
+        assert seen["started"] > seen["joining"]  # nothing ran before the new node was there
+        assert all(t.num_failures == 0 for t in analysis.trials)
 
 
 _HEAD_DRIVER = textwrap.dedent("""

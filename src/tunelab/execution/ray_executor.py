@@ -389,8 +389,11 @@ class RayExecutor(LocalExecutor):
         one-node cluster. Remembered per folder and set of alive nodes."""
         import tempfile
 
+        from ray.exceptions import TaskUnschedulableError
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        for node in self._view.alive():  # Ray may not have noticed a node that is gone: it could not answer
+            self._view.suspect(node.node_id)
         self._view.refresh(force=True)
         alive = self._view.alive()
         if len(alive) < 2:
@@ -402,18 +405,26 @@ class RayExecutor(LocalExecutor):
         os.makedirs(folder, exist_ok=True)
         token = secrets.token_hex(16)
         check = self._ray.remote(num_cpus=0, max_retries=0)(_sees_marker)
+        missing = []
         with tempfile.NamedTemporaryFile("w", dir=folder) as marker:
             marker.write(token)
             marker.flush()
             refs = [check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False))
                     .remote(marker.name, token) for node in alive]
-            try:
-                answers = self._ray.get(refs, timeout=SHARE_CHECK_TIMEOUT_S)
-            except Exception as exc:
-                raise TuneError(f"Could not check that every node of the Ray cluster sees {folder}: "
-                                f"{type(exc).__name__}: {exc}") from None
-        missing = [{"node_id": node.node_id, "address": node.address, "scratch": answer["scratch"]}
-                   for node, answer in zip(alive, answers, strict=True) if not answer["sees"]]
+            done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=SHARE_CHECK_TIMEOUT_S)
+            for node, ref in zip(alive, refs, strict=True):
+                if ref not in done:
+                    raise TuneError(f"Could not check that every node of the Ray cluster sees {folder}: node "
+                                    f"{node.describe()} did not answer within {SHARE_CHECK_TIMEOUT_S:g} s")
+                try:
+                    answer = self._ray.get(ref)
+                except TaskUnschedulableError:  # the node is gone: it runs no trial either
+                    continue
+                except Exception as exc:
+                    raise TuneError(f"Could not check that node {node.describe()} of the Ray cluster sees {folder}: "
+                                    f"{type(exc).__name__}: {exc}") from None
+                if not answer["sees"]:
+                    missing.append({"node_id": node.node_id, "address": node.address, "scratch": answer["scratch"]})
         self._share_checked[key] = missing
         return missing
 

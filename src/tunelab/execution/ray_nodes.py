@@ -149,6 +149,8 @@ class ClusterView:
             if not node_id:
                 continue
             node = self.nodes.get(node_id)
+            if node is None and not info.get("Alive") and not info.get("Resources"):
+                continue  # long gone, and Ray no longer says what it held: nothing to wait for
             if node is None:
                 node = self.nodes[node_id] = Node(node_id, info.get("NodeManagerAddress", "?"),
                                                   int(info.get("NodeManagerPort") or 0),
