@@ -35,16 +35,18 @@ PRIVATE_MOUNTS = shutil.which("unshare") is not None and subprocess.run(
 def nodes():
     """A head with 1 CPU and a second node with 2 CPUs and 2 `node_b`, which does not see HIDDEN."""
     os.makedirs(HIDDEN, exist_ok=True)
-    cluster = start_cluster("m", [{"num_cpus": 1},
-                                  {"num_cpus": 2, "resources": {"node_b": 2},
-                                   "private_dirs": (HIDDEN,) if PRIVATE_MOUNTS else ()}])
-    yield cluster
-    tune.shutdown()
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster.shutdown()
-    shutil.rmtree(HIDDEN, ignore_errors=True)
-    restore_env(_SAVED_ENV)
+    try:
+        cluster = start_cluster("m", [{"num_cpus": 1},
+                                      {"num_cpus": 2, "resources": {"node_b": 2},
+                                       "private_dirs": (HIDDEN,) if PRIVATE_MOUNTS else ()}])
+        yield cluster
+        tune.shutdown()
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+    finally:
+        shutil.rmtree(HIDDEN, ignore_errors=True)
+        restore_env(_SAVED_ENV)
 
 
 @pytest.fixture
