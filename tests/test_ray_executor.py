@@ -3,8 +3,6 @@ as actors, lock-step results, checkpoints, pause and resume, PBT exploits, error
 resource gating, and the env-var switch that moves an unchanged script onto the cluster."""
 import json
 import os
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,15 +10,9 @@ import sys
 import textwrap
 
 import pytest
+from ray_cluster import RAY_TEST_ENV, apply_test_env, ray_env, restore_env, start_cluster
 
-#: Ray's single-node mode keeps every address on 127.0.0.1 (else Ray swaps in the machine's outward IP);
-#: token authentication (Ray's default for clusters started by `ray start`) on for the cluster and the driver,
-#: with a fresh token of this test run's own (nothing read from `~/.ray`: a fresh machine has no token file).
-#: Set before Ray is imported: Ray reads them once, at import.
-RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
-                "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-_SAVED_ENV = {k: os.environ.get(k) for k in RAY_TEST_ENV}
-os.environ.update(RAY_TEST_ENV)
+_SAVED_ENV = apply_test_env()  # before Ray is imported: Ray reads these once, at import
 ray = pytest.importorskip("ray")
 
 import tunelab as tune  # noqa: E402 - after the skip: these tests need Ray
@@ -28,63 +20,19 @@ from tunelab import Trainable, TuneError  # noqa: E402
 from tunelab.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, PopulationBasedTraining  # noqa: E402
 from tunelab.trial import Trial  # noqa: E402
 
-RAY_CLI = os.path.join(os.path.dirname(sys.executable), "ray")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_env() -> dict:
-    env = os.environ.copy()
-    env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)  # workers import these tests
-    env.update(RAY_TEST_ENV)
-    return env
-
-
-def _stop_cluster(temp_dir: str) -> None:
-    """SIGKILL this module's Ray processes (those whose command line names its temp dir), not every Ray
-    process on the machine as `ray stop` would; the workers exit with their raylet."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if temp_dir.encode() in cmdline and int(pid) != os.getpid():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+__all__ = ["RAY_TEST_ENV", "cluster", "on_ray"]  # the fixtures other modules reuse (tests/faults/test_ray_port.py)
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A 2-CPU Ray head node on 127.0.0.1 for this module; its address."""
-    port = _free_port()
-    temp_dir = f"/tmp/tl_ray_{os.getpid()}"  # short: Ray's socket paths must fit in 107 characters
-    started = subprocess.run(
-        [RAY_CLI, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-         "--resources", json.dumps({"license": 1}), "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={temp_dir}", f"--ray-client-server-port={_free_port()}"],
-        env=_ray_env(), capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stdout + started.stderr
-    address = f"127.0.0.1:{port}"
-    yield address
+    """A 2-CPU Ray head node on 127.0.0.1 for this module (with one `license`); its address."""
+    nodes = start_cluster("r", [{"num_cpus": 2, "resources": {"license": 1}, "scratch": False}])
+    yield nodes.address
     tune.shutdown()
     if ray.is_initialized():
         ray.shutdown()
-    _stop_cluster(temp_dir)
-    shutil.rmtree(temp_dir, ignore_errors=True)
-    for key, value in _SAVED_ENV.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    nodes.shutdown()
+    restore_env(_SAVED_ENV)
 
 
 @pytest.fixture
@@ -248,7 +196,7 @@ def test_an_unchanged_script_moves_to_the_cluster_with_env_vars(cluster, tmp_pat
                                       verbose=0)
         print(type(tune.api.get_executor()).__name__, sorted(t.last_result["mean_accuracy"] for t in trials))
     """))
-    env = _ray_env()
+    env = ray_env()
     env.update(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=cluster, TUNELAB_RESULTS_DIR=str(tmp_path / "results"))
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
@@ -270,7 +218,7 @@ def test_without_an_address_ray_starts_on_loopback_only(tmp_path):
         tune.shutdown()
         print("connected after shutdown:", ray.is_initialized())
     """))
-    env = _ray_env()
+    env = ray_env()
     env.pop("RAY_ADDRESS", None)
     env.update(TUNELAB_RESULTS_DIR=str(tmp_path / "results"))
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180)
@@ -310,7 +258,7 @@ def test_a_killed_driver_resumes_on_the_cluster(cluster, tmp_path):
     import time
 
     driver = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume", "kill_driver.py")
-    env = _ray_env()
+    env = ray_env()
     env.update(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=cluster)
     rng, kills, iterations = random.Random(3), 0, 60
     while True:

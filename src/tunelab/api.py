@@ -152,6 +152,19 @@ def _resume_mode(resume: Any) -> str | None:
     return RESUME_MODES[key]
 
 
+def check_nodes_share(local_dir: str) -> None:
+    """Refuse to run when some node of the executor's cluster does not see `local_dir`: trial folders and
+    checkpoints written there on one node could not be read back on another (recovery, pause, PBT)."""
+    missing = get_executor().nodes_not_seeing(local_dir)
+    if missing:
+        nodes = ", ".join(node["address"] + (f" (node {node['node_id'][:8]})" if node.get("node_id") else "")
+                          for node in missing)
+        raise TuneError(f"Nodes {nodes} do not see local_dir {local_dir!r} (a file the driver wrote there is not "
+                        "there for them), so a checkpoint written on one node could not be restored on another. "
+                        "Put local_dir on a filesystem every node mounts at the same path, or set "
+                        "storage_path=... (docs/storage.md).")
+
+
 def _run_trials(experiments: list[Experiment], search_alg: TrialSource, scheduler: TrialScheduler,
                 callbacks: list[Callback] | None, verbose: int, resume: Any = False, stopper: Stopper | None = None,
                 max_concurrent_trials: int | None = None, time_budget_s: float | None = None,
@@ -169,6 +182,8 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
         get_trainable(experiment.trainable_name)
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
+    for local_dir in sorted({experiment.local_dir for experiment in experiments}):
+        check_nodes_share(local_dir)  # without storage_path, every node writes and reads trials there
     state = ExperimentState(experiments, search_alg, scheduler)
     state.acquire()  # one driver per experiment folder, until this call returns
     try:

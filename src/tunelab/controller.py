@@ -706,6 +706,10 @@ class Controller:
         waiting = [t for t in self._live.values() if t.status in (Trial.PENDING, Trial.PAUSED)]
         if waiting and self.executor.is_stopping():
             return  # a stopped trial's worker still holds its resources: its STOPPED event will free them
+        lost = self.executor.lost_capacity() if waiting else None
+        if lost is not None:  # the cluster shrank: the waiting trials wait for nodes, not a deadlock
+            self._warn_once("lost_capacity", f"{len(waiting)} trial(s) wait {waiting[0].status}: {lost}.")
+            return
         if waiting:
             raise TuneError(
                 f"{len(waiting)} trial(s) are {waiting[0].status} but none can start: the scheduler "

@@ -89,6 +89,17 @@ class Executor(ABC):
         """CPUs free now, for sizing how many trials to take from the searcher (None: not known)."""
         return None
 
+    def lost_capacity(self) -> str | None:
+        """Why trials that do not fit now may fit later without any trial ending (the cluster lost nodes,
+        which may come back or be replaced): they then wait instead of being a deadlock. None (the default):
+        resources come back only when trials end."""
+        return None
+
+    def nodes_not_seeing(self, folder: str) -> list[dict]:
+        """The nodes that run trials but do not see `folder` as the driver does (each a dict with at least
+        `address`); empty (the default) when trials run on the driver's machine."""
+        return []
+
     def is_stopping(self) -> bool:
         """Whether some stopped trial's resources are still reserved (a STOPPED event will free them)."""
         return False

@@ -272,6 +272,7 @@ class LocalExecutor(Executor):
             except EOFError:
                 trial, stopping = worker.trial, worker.stopping
                 why = worker.describe_exit()
+                self._worker_lost(worker)
                 self._discard_worker(worker)
                 if stopping is not None:  # it died while stopping: it is stopped, its resources are free
                     events.append(Event(stopping, P.STOPPED, ()))
@@ -336,6 +337,7 @@ class LocalExecutor(Executor):
             worker.conn.send(message)
         except (OSError, ValueError):
             why = worker.describe_exit()
+            self._worker_lost(worker)
             self._discard_worker(worker)
             self._release(trial)
             raise WorkerDied(f"the worker process running trial {trial} died: {why}") from None
@@ -347,6 +349,7 @@ class LocalExecutor(Executor):
                 message = worker.conn.recv()
             except EOFError:
                 why = worker.describe_exit()
+                self._worker_lost(worker)
                 self._discard_worker(worker)
                 self._release(trial)
                 raise WorkerDied(f"the worker process running trial {trial} died: {why}") from None
@@ -412,6 +415,10 @@ class LocalExecutor(Executor):
     def _trial_env(self, threads: int) -> dict:
         """Environment variables a trial sets in its worker (the local worker got them at its start)."""
         return {}
+
+    def _worker_lost(self, worker: _WorkerHandle) -> None:
+        """A worker's connection closed unasked (its process died): a hint for executors whose workers
+        live on machines that may be gone (the default has nothing to learn from it)."""
 
     def _new_worker(self, signature: tuple) -> _WorkerHandle:
         worker = _WorkerHandle(signature)

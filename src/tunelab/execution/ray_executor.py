@@ -8,7 +8,11 @@ costs a socket round trip rather than Ray actor calls (about 1 ms each), a dead 
 and the event loop is the local one (one selector over all connections).
 
 Checkpoints and trial folders are paths written by the actor: on a cluster of several machines they must be
-on a filesystem every node mounts at the same path (`local_dir` on NFS, say).
+on a filesystem every node mounts at the same path (`local_dir` on NFS, say), which `nodes_not_seeing` checks.
+
+Nodes come and go: the executor's resource pool follows the alive nodes (`ray_nodes.ClusterView`), an actor
+on a lost node is a dead worker (its trial is retried from its checkpoint per `max_failures`), an actor that
+no alive node can hold is not waited for, and a lost head node stops the experiment (`ClusterLost`).
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ from tunelab.execution import protocol as P
 from tunelab.execution.channel import Channel
 from tunelab.execution.executor import Event
 from tunelab.execution.local import THREAD_ENV_VARS, LocalExecutor
+from tunelab.execution.ray_nodes import ClusterLost, ClusterView
+from tunelab.execution.resource_pool import ResourcePool
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
@@ -40,6 +46,10 @@ CONNECT_POLL_S = 0.05
 HANDSHAKE_TIMEOUT_S = 3.0
 #: at most this many accepted connections may be in the middle of their handshake; more are closed at once
 MAX_PENDING_HANDSHAKES = 64
+#: how long each node may take to run the shared-folder check (`nodes_not_seeing`)
+SHARE_CHECK_TIMEOUT_S = 60.0
+#: the variable naming a node's own scratch folder (set on its `ray start`), reported by the shared-folder check
+SCRATCH_ENV = "TUNELAB_SCRATCH_DIR"
 
 
 class TrialActor:
@@ -49,8 +59,11 @@ class TrialActor:
         os.environ["TUNELAB_WORKER"] = "1"
         self.thread: threading.Thread | None = None
 
-    def connect(self, host: str, port: int, token: bytes, worker_key: str) -> int:
-        """Open the connection to the driver, introduce this worker, and serve it in a thread; the pid."""
+    def connect(self, host: str, port: int, token: bytes, worker_key: str) -> tuple[int, str]:
+        """Open the connection to the driver, introduce this worker, and serve it in a thread; the pid and
+        the id of the node it runs on."""
+        import ray
+
         from tunelab.execution.worker import _Exit, _WorkerLoop
 
         sock = socket.create_connection((host, port), timeout=30)
@@ -69,7 +82,7 @@ class TrialActor:
 
         self.thread = threading.Thread(target=serve, name="tunelab-trial", daemon=True)
         self.thread.start()
-        return os.getpid()
+        return os.getpid(), ray.get_runtime_context().get_node_id()
 
 
 class _PendingChannel:
@@ -102,6 +115,8 @@ class _RayWorker:
         self.stop_deadline = 0.0
         self.gpu_ids: list[str] = []
         self.known_keys: set[str] = set()
+        self.node_id: str | None = None  # known once `connect` returned
+        self.cluster_lost = False  # then Ray cannot be asked to kill the actor: its connection is all there is
 
     @property
     def connected(self) -> bool:
@@ -131,6 +146,8 @@ class _RayWorker:
             self.conn.close()
         except OSError:
             pass
+        if self.cluster_lost:
+            return
         import ray
 
         try:
@@ -202,6 +219,23 @@ def no_node_fits(wanted: dict, nodes: list[dict]) -> str | None:
             f"resources_per_trial, or add a bigger node.")
 
 
+def _wanted(signature: tuple) -> dict:
+    """The per-node resources an actor of this resource shape needs, as Ray names them."""
+    cpu, gpu, custom = signature
+    return {"CPU": cpu, "GPU": gpu, **dict(custom)}
+
+
+def _sees_marker(path: str, token: str) -> dict:
+    """Run on one node (a Ray task): whether the driver's marker file is there with its token, and this
+    node's scratch folder."""
+    try:
+        with open(path) as f:
+            sees = f.read() == token
+    except OSError:
+        sees = False
+    return {"sees": sees, "scratch": os.environ.get(SCRATCH_ENV)}
+
+
 def _resource_shape(resources: "Resources") -> tuple:
     custom = tuple(sorted((resources.custom_resources or {}).items()))
     return (resources.cpu_total(), resources.gpu_total(), custom)
@@ -254,13 +288,11 @@ class RayExecutor(LocalExecutor):
                 ray.init(num_cpus=num_cpus, num_gpus=num_gpus,  # type: ignore[arg-type] # Ray takes whole floats resources=resources, include_dashboard=False,
                          _node_ip_address="127.0.0.1", log_to_driver=True)
             self._connected_ray = True
-        total = ray.cluster_resources()
-        custom = {k: v for k, v in total.items()
-                  if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")
-                  and not k.startswith("accelerator_type:")}
-        cluster_cpus, cluster_gpus = total.get("CPU", 0), int(total.get("GPU", 0))
-        super().__init__(cluster_cpus if num_cpus is None else min(num_cpus, cluster_cpus),
-                         cluster_gpus if num_gpus is None else min(num_gpus, cluster_gpus), custom)
+        self._caps = (num_cpus, num_gpus)
+        self._view = ClusterView(ray)
+        super().__init__(*self._capped(self._view.totals()))
+        self._cluster_lost = False
+        self._share_checked: dict[tuple, list[dict]] = {}
         self._actor_class: Any = ray.remote(TrialActor)  # a Ray actor class (its type is made at run time)
         self._token = secrets.token_bytes(16)
         host = "127.0.0.1" if loopback else ray.util.get_node_ip_address()
@@ -274,19 +306,127 @@ class RayExecutor(LocalExecutor):
         self._next_key = 0
 
     # -- resources ---------------------------------------------------------------------------------
+    def _capped(self, total: dict) -> tuple[float, int, dict]:
+        """The pool's CPUs, GPUs and custom resources for these cluster totals (capped by init's num_cpus
+        and num_gpus)."""
+        num_cpus, num_gpus = self._caps
+        cpus, gpus = total.get("CPU", 0.0), int(total.get("GPU", 0))
+        custom = {k: v for k, v in total.items() if k not in ("CPU", "GPU")}
+        return (cpus if num_cpus is None else min(num_cpus, cpus), gpus if num_gpus is None else min(num_gpus, gpus),
+                custom)
+
     def free_cpu(self) -> float | None:
         return self.pool.total_cpu - self.pool.used_cpu
 
     def resource_summary(self) -> str:
-        return self.pool.summary() + " (Ray cluster)"
+        lost = self._view.shortfall()
+        return self.pool.summary() + " (Ray cluster" + (f"; {lost})" if lost else ")")
+
+    def lost_capacity(self) -> str | None:
+        return self._view.shortfall()
 
     def never_fits(self, resources: "Resources") -> str | None:
-        """As locally, and also: an actor lives on one node, so some node must hold the whole request."""
-        problem = super().never_fits(resources)
+        """Against the cluster at its largest (a lost node may come back: a trial that fits only there waits
+        PENDING); and an actor lives on one node, so some node must hold the whole request."""
+        problem = ResourcePool(*self._capped(self._view.peak())).never_fits(resources)
         if problem is not None:
             return problem
         wanted = {"CPU": resources.cpu_total(), "GPU": resources.gpu_total(), **resources.custom()}
-        return no_node_fits(wanted, [node.get("Resources", {}) for node in self._ray.nodes() if node.get("Alive")])
+        return no_node_fits(wanted, [node.resources for node in self._view.nodes.values()])
+
+    # -- nodes ---------------------------------------------------------------------------------------
+    def _worker_lost(self, worker: Any) -> None:
+        """An actor's connection closed: its node may be gone; look (probe its raylet) before the next
+        trial is admitted."""
+        self._view.suspect(getattr(worker, "node_id", None))
+
+    def _check_nodes(self) -> list[Event]:
+        """Refresh the view of the nodes (when due) and the pool with it; then fail the trials whose actor
+        was on a lost node, or waits for a place that no alive node has. ClusterLost when the head is gone."""
+        if self._cluster_lost or not self._view.due():  # a lost cluster was reported once: nothing to refresh
+            return []
+        try:
+            self._view.refresh()
+        except ClusterLost:
+            self._cluster_lost = True
+            for worker in self._ray_workers():
+                worker.cluster_lost = True
+            raise
+        self.pool.set_totals(*self._capped(self._view.totals()))
+        alive = self._view.alive()
+        alive_ids = {node.node_id for node in alive}
+        events: list[Event] = []
+        for worker in self._ray_workers():
+            node = self._view.node_of(worker.node_id)
+            if node is not None and node.node_id not in alive_ids:
+                events += self._lose_worker(worker, f"its node {node.describe()} was lost")
+            elif not worker.connected and worker.trial is not None:
+                problem = no_node_fits(_wanted(worker.signature), [n.resources for n in alive])
+                if problem is not None:
+                    events += self._lose_worker(worker, "no alive node of the Ray cluster can hold its actor any "
+                                                        "more (a node was lost)")
+        return events
+
+    def _lose_worker(self, worker: _RayWorker, why: str) -> list[Event]:
+        trial, stopping = worker.trial, worker.stopping
+        self._discard(worker)
+        events = [Event(stopping, P.STOPPED, ())] if stopping is not None else []
+        if trial is not None:
+            events.append(Event(trial, P.ERROR, (f"WorkerDied: {worker.label} running trial {trial} is gone: "
+                                                 f"{why}.\n",)))
+        return events
+
+    def _ray_workers(self) -> list[_RayWorker]:
+        return [w for w in self._workers if isinstance(w, _RayWorker)]
+
+    def _discard(self, worker: _RayWorker) -> None:
+        self._discard_worker(worker)  # type: ignore[arg-type] # duck-types local._WorkerHandle
+
+    def nodes_not_seeing(self, folder: str) -> list[dict]:
+        """The alive nodes that do not see `folder` (each {"node_id", "address", "scratch"}: `scratch` is
+        the node's TUNELAB_SCRATCH_DIR, or None): the driver writes a marker file with a random token there
+        and a tiny task on each node (pinned with NodeAffinitySchedulingStrategy) looks for it. Empty on a
+        one-node cluster. Remembered per folder and set of alive nodes."""
+        import tempfile
+
+        from ray.exceptions import TaskUnschedulableError
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        for node in self._view.alive():  # Ray may not have noticed a node that is gone: it could not answer
+            self._view.suspect(node.node_id)
+        self._view.refresh(force=True)
+        alive = self._view.alive()
+        if len(alive) < 2:
+            return []
+        folder = os.path.abspath(folder)
+        key = (folder, frozenset(node.node_id for node in alive))
+        if key in self._share_checked:
+            return self._share_checked[key]
+        os.makedirs(folder, exist_ok=True)
+        token = secrets.token_hex(16)
+        check = self._ray.remote(num_cpus=0, max_retries=0)(_sees_marker)
+        missing = []
+        with tempfile.NamedTemporaryFile("w", dir=folder) as marker:
+            marker.write(token)
+            marker.flush()
+            refs = [check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False))
+                    .remote(marker.name, token) for node in alive]
+            done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=SHARE_CHECK_TIMEOUT_S)
+            for node, ref in zip(alive, refs, strict=True):
+                if ref not in done:
+                    raise TuneError(f"Could not check that every node of the Ray cluster sees {folder}: node "
+                                    f"{node.describe()} did not answer within {SHARE_CHECK_TIMEOUT_S:g} s")
+                try:
+                    answer = self._ray.get(ref)
+                except TaskUnschedulableError:  # the node is gone: it runs no trial either
+                    continue
+                except Exception as exc:
+                    raise TuneError(f"Could not check that node {node.describe()} of the Ray cluster sees {folder}: "
+                                    f"{type(exc).__name__}: {exc}") from None
+                if not answer["sees"]:
+                    missing.append({"node_id": node.node_id, "address": node.address, "scratch": answer["scratch"]})
+        self._share_checked[key] = missing
+        return missing
 
     # -- the hooks of the local executor -------------------------------------------------------------
     def _signature(self, trial: "Trial", gpu_ids: list[str], threads: int) -> tuple:
@@ -367,18 +507,53 @@ class RayExecutor(LocalExecutor):
 
     def get_events(self, timeout: float) -> list[Event]:
         self._expire_handshakes()
-        events = self._failed_connects()
+        events = self._failed_connects() + self._check_nodes()
+        starting = any(not w.connected for w in self._ray_workers())
+        if starting:
+            self._unblock_pending()
         if events:
             return events
-        if any(not w.connected for w in self._workers if isinstance(w, _RayWorker)):
+        if starting:
             timeout = min(timeout, CONNECT_POLL_S)  # come back soon to check on the actors still starting
         if self._handshakes:  # wake up to close the ones that run out of time
             timeout = max(0.0, min(timeout, min(h.deadline for h in self._handshakes) - time.monotonic()))
-        return super().get_events(timeout)
+        events = super().get_events(timeout)
+        return events + self._check_nodes()  # an actor died: its node may be gone (see _worker_lost)
+
+    def _unblock_pending(self) -> None:
+        """Actors waiting for Ray to place them may wait for resources that idle actors hold (the pool
+        counts those as free): give their trial to an idle actor of the same shape, and kill the other idle
+        actors while some actor still waits."""
+        waiting = [w for w in self._ray_workers() if not w.connected and w.trial is not None]
+        for worker in waiting:
+            idle = next((w for w in self._ray_workers() if w.idle and w.connected and w.signature == worker.signature),
+                        None)
+            if idle is not None:
+                self._rehome(worker, idle)
+        if any(not w.connected and w.trial is not None for w in self._ray_workers()):
+            for idle in [w for w in self._ray_workers() if w.idle and w.connected]:
+                self._discard(idle)
+
+    def _rehome(self, pending: _RayWorker, idle: _RayWorker) -> None:
+        """Move a trial from an actor still starting to an idle connected one (what the trial was sent
+        waits in the pending actor's queue), and kill the pending actor."""
+        trial = pending.trial
+        assert trial is not None  # selected by the caller
+        queued = list(pending.conn.queued)
+        idle.trial, idle.gpu_ids, pending.trial, pending.gpu_ids = trial, pending.gpu_ids, None, []
+        idle.known_keys |= pending.known_keys
+        self._by_trial[trial.trial_id] = idle  # type: ignore[assignment] # duck-types local._WorkerHandle
+        self._discard(pending)
+        try:
+            for message in queued:
+                idle.conn.send(message)
+        except (OSError, ValueError):
+            pass  # it died meanwhile: its connection's end is read by the event loop, as for any trial
 
     def _failed_connects(self) -> list[Event]:
-        """Error events for trials whose actor could not start or connect (its `connect` call raised)."""
-        pending = [w for w in self._workers if isinstance(w, _RayWorker) and not w.connected]
+        """Error events for trials whose actor could not start or connect (its `connect` call raised); and
+        the node of each actor that connected."""
+        pending = [w for w in self._ray_workers() if w.node_id is None]
         if not pending:
             return []
         done, _ = self._ray.wait([w.connect_ref for w in pending], num_returns=len(pending), timeout=0)
@@ -387,10 +562,10 @@ class RayExecutor(LocalExecutor):
             if worker.connect_ref not in done:
                 continue
             try:
-                self._ray.get(worker.connect_ref)
+                worker.node_id = self._ray.get(worker.connect_ref)[1]
             except Exception as e:
                 trial = worker.trial
-                self._discard_worker(worker)
+                self._discard(worker)
                 if trial is not None:
                     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
                     events.append(Event(trial, P.ERROR, (f"WorkerDied: the Ray actor for trial {trial} could not "
@@ -399,7 +574,7 @@ class RayExecutor(LocalExecutor):
 
     def shutdown(self) -> None:
         super().shutdown()
-        if self._connected_ray and self._ray.is_initialized():
+        if self._connected_ray and self._ray.is_initialized():  # (a few seconds more when the head is gone)
             self._ray.shutdown()
             self._connected_ray = False
         for handshake in list(self._handshakes):

@@ -58,6 +58,22 @@ class ResourcePool:
         ids = [v.strip() for v in visible.split(",") if v.strip()] if visible else []
         self.gpu_ids = ids[: self.total_gpu] if len(ids) >= self.total_gpu else [str(i) for i in range(self.total_gpu)]
 
+    def set_totals(self, num_cpus: float, num_gpus: int, custom: dict) -> None:
+        """Change what the pool holds (a Ray cluster gained or lost nodes); what trials use stays taken, so
+        `used` may exceed a shrunk total until they end. Lost GPUs are the freest ones; new ones are free."""
+        self.total_cpu = float(num_cpus)
+        self.total_custom = dict(custom)
+        for name in self.total_custom:
+            self.used_custom.setdefault(name, 0.0)
+        num_gpus = int(num_gpus)
+        while len(self.gpu_free) > num_gpus:
+            i = max(range(len(self.gpu_free)), key=lambda j: self.gpu_free[j])
+            del self.gpu_free[i], self.gpu_ids[i]
+        while len(self.gpu_free) < num_gpus:
+            self.gpu_ids.append(str(max((int(g) for g in self.gpu_ids if g.isdigit()), default=-1) + 1))
+            self.gpu_free.append(1.0)
+        self.total_gpu = num_gpus
+
     @property
     def used_gpu(self) -> float:
         return sum(1.0 - f for f in self.gpu_free)
@@ -119,6 +135,8 @@ class ResourcePool:
             self.used_custom[name] = max(0.0, self.used_custom.get(name, 0) - amount)
         gpu = resources.gpu_total()
         for gid in gpu_ids:
+            if gid not in self.gpu_ids:  # the device left the pool with its node (set_totals)
+                continue
             i = self.gpu_ids.index(gid)
             self.gpu_free[i] = min(1.0, self.gpu_free[i] + (gpu if gpu < 1 else 1.0))
 
