@@ -26,7 +26,7 @@ RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "toke
                 "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 RAY_CLI = os.path.join(os.path.dirname(sys.executable), "ray")
 #: the variable naming a node's own scratch folder (trial working directories), set on each node's `ray start`
-SCRATCH_ENV = "TUNELAB_SCRATCH_DIR"
+from tunelab.storage.layout import SCRATCH_DIR_ENV as SCRATCH_ENV  # noqa: E402
 
 
 def apply_test_env() -> dict:

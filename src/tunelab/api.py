@@ -13,6 +13,7 @@ from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tunelab.stopper import Stopper
+from tunelab.storage.layout import SCRATCH_DIR_ENV
 from tunelab.suggest.basic_variant import BasicVariantGenerator
 from tunelab.suggest.search import SearchAlgorithm
 from tunelab.suggest.searcher import Searcher, to_search_algorithm
@@ -158,11 +159,13 @@ def check_nodes_share(local_dir: str) -> None:
     missing = get_executor().nodes_not_seeing(local_dir)
     if missing:
         nodes = ", ".join(node["address"] + (f" (node {node['node_id'][:8]})" if node.get("node_id") else "")
+                          + (f" (works in its own {SCRATCH_DIR_ENV}={node['scratch']})" if node.get("scratch") else "")
                           for node in missing)
         raise TuneError(f"Nodes {nodes} do not see local_dir {local_dir!r} (a file the driver wrote there is not "
-                        "there for them), so a checkpoint written on one node could not be restored on another. "
-                        "Put local_dir on a filesystem every node mounts at the same path, or set "
-                        "storage_path=... (docs/storage.md).")
+                        "there for them, or they run trials in their own scratch folder), so a checkpoint written on "
+                        "one node could not be restored on another. Set storage_path=... (a folder every node mounts, "
+                        "or s3://bucket/prefix: docs/storage.md), or put local_dir on a filesystem every node mounts "
+                        "at the same path.")
 
 
 def _run_trials(experiments: list[Experiment], search_alg: TrialSource, scheduler: TrialScheduler,
@@ -182,8 +185,8 @@ def _run_trials(experiments: list[Experiment], search_alg: TrialSource, schedule
         get_trainable(experiment.trainable_name)
     mode_name = _resume_mode(resume)
     _check_checkpointing(experiments, scheduler)
-    for local_dir in sorted({experiment.local_dir for experiment in experiments}):
-        check_nodes_share(local_dir)  # without storage_path, every node writes and reads trials there
+    for local_dir in sorted({experiment.local_dir for experiment in experiments if experiment.storage is None}):
+        check_nodes_share(local_dir)  # without storage, every node writes and reads trials there
     state = ExperimentState(experiments, search_alg, scheduler)
     state.acquire()  # one driver per experiment folder, until this call returns
     try:

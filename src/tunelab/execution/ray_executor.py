@@ -34,6 +34,7 @@ from tunelab.execution.executor import Event
 from tunelab.execution.local import THREAD_ENV_VARS, LocalExecutor
 from tunelab.execution.ray_nodes import ClusterLost, ClusterView
 from tunelab.execution.resource_pool import ResourcePool
+from tunelab.storage.layout import SCRATCH_DIR_ENV
 
 if TYPE_CHECKING:
     from tunelab.resources import Resources
@@ -49,7 +50,6 @@ MAX_PENDING_HANDSHAKES = 64
 #: how long each node may take to run the shared-folder check (`nodes_not_seeing`)
 SHARE_CHECK_TIMEOUT_S = 60.0
 #: the variable naming a node's own scratch folder (set on its `ray start`), reported by the shared-folder check
-SCRATCH_ENV = "TUNELAB_SCRATCH_DIR"
 
 
 class TrialActor:
@@ -233,7 +233,7 @@ def _sees_marker(path: str, token: str) -> dict:
             sees = f.read() == token
     except OSError:
         sees = False
-    return {"sees": sees, "scratch": os.environ.get(SCRATCH_ENV)}
+    return {"sees": sees, "scratch": os.environ.get(SCRATCH_DIR_ENV)}
 
 
 def _resource_shape(resources: "Resources") -> tuple:
@@ -383,10 +383,10 @@ class RayExecutor(LocalExecutor):
         self._discard_worker(worker)  # type: ignore[arg-type] # duck-types local._WorkerHandle
 
     def nodes_not_seeing(self, folder: str) -> list[dict]:
-        """The alive nodes that do not see `folder` (each {"node_id", "address", "scratch"}: `scratch` is
-        the node's TUNELAB_SCRATCH_DIR, or None): the driver writes a marker file with a random token there
-        and a tiny task on each node (pinned with NodeAffinitySchedulingStrategy) looks for it. Empty on a
-        one-node cluster. Remembered per folder and set of alive nodes."""
+        """The alive nodes that do not see `folder`, or that run trials in a scratch folder of their own
+        (each {"node_id", "address", "scratch"}: `scratch` is the node's TUNELAB_SCRATCH_DIR, or None): the
+        driver writes a marker file with a random token there and a tiny task on each node (pinned with
+        NodeAffinitySchedulingStrategy) looks for it. Empty on a one-node cluster. Remembered per folder and set of alive nodes."""
         import tempfile
 
         from ray.exceptions import TaskUnschedulableError
@@ -423,7 +423,7 @@ class RayExecutor(LocalExecutor):
                 except Exception as exc:
                     raise TuneError(f"Could not check that node {node.describe()} of the Ray cluster sees {folder}: "
                                     f"{type(exc).__name__}: {exc}") from None
-                if not answer["sees"]:
+                if not answer["sees"] or answer["scratch"]:  # a node with scratch works in it, not in folder
                     missing.append({"node_id": node.node_id, "address": node.address, "scratch": answer["scratch"]})
         self._share_checked[key] = missing
         return missing
