@@ -274,8 +274,9 @@ def _hint(uri: str, exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}".lower()
     if "bucket" in text and ("not exist" in text or "nosuchbucket" in text):
         return "Create the bucket first, or fix its name."
-    if any(word in text for word in ("accessdenied", "access denied", "invalidaccesskeyid", "signature", "forbidden",
-                                     "credentials")):
+    if isinstance(exc, PermissionError) or any(word in text for word in (
+            "accessdenied", "access denied", "invalidaccesskeyid", "access key", "signature", "forbidden",
+            "credentials")):
         return ("The credentials were refused: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a profile) with "
                 "write access to it.")
     if "connect" in text or "endpoint" in text:
