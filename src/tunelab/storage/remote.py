@@ -116,12 +116,13 @@ class Storage:
                             f"{_hint(self.uri, exc)}") from exc
 
     # -- files and folders -------------------------------------------------------------------------
-    def put_file(self, local_file: str, rel: str) -> None:
+    def put_file(self, local_file: str, rel: str, retries: int | None = None) -> None:
         target = self._path(rel)
         if self.is_local:
-            self._retry(f"copy {local_file} to {target}", lambda: _copy_local(local_file, target))
+            self._retry(f"copy {local_file} to {target}", lambda: _copy_local(local_file, target), retries)
         else:
-            self._retry(f"upload {local_file} to {self.uri}/{rel}", lambda: self.fs.put_file(local_file, target))
+            self._retry(f"upload {local_file} to {self.uri}/{rel}", lambda: self.fs.put_file(local_file, target),
+                        retries)
 
     def put_bytes(self, data: bytes, rel: str) -> None:
         target = self._path(rel)
@@ -130,12 +131,13 @@ class Storage:
         else:
             self._retry(f"upload {self.uri}/{rel}", lambda: self.fs.pipe_file(target, data))
 
-    def put_dir(self, local_dir: str, rel: str) -> int:
+    def put_dir(self, local_dir: str, rel: str, retries: int | None = None) -> int:
         """Copy the folder `local_dir` to `rel` (file by file, a checkpoint's metadata file last, so that a
-        checkpoint in storage with its metadata is complete); returns the bytes copied."""
+        checkpoint in storage with its metadata is complete); returns the bytes copied. `retries`: attempts
+        per file (default `RETRIES`)."""
         copied = 0
         for path, name in sorted(_walk(local_dir), key=lambda pn: pn[1].endswith(layout.CHECKPOINT_METADATA_FILE)):
-            self.put_file(path, join(rel, name))
+            self.put_file(path, join(rel, name), retries)
             copied += os.path.getsize(path)
         return copied
 
@@ -197,8 +199,8 @@ class Storage:
 
         self._retry(f"delete {self.uri}/{rel}", rm)
 
-    def _retry(self, what: str, operation: Callable[[], T]) -> T:
-        return retrying(what, operation)
+    def _retry(self, what: str, operation: Callable[[], T], retries: int | None = None) -> T:
+        return retrying(what, operation, retries)
 
 
 def retrying(what: str, operation: Callable[[], T], retries: int | None = None, backoff_s: float | None = None) -> T:
