@@ -114,3 +114,12 @@ def test_storage_down_to_the_end_keeps_every_result_locally(s3, tmp_path):
     for results in before.values():
         assert [r["training_iteration"] for r in results] == list(range(1, len(results) + 1))
         assert 0 < len(results) < ITERATIONS
+    # storage back: resuming the finished experiment on this machine copies it up, rerunning nothing
+    local = _local_results(exp_dir)
+    log2 = str(tmp_path / "resume.log")
+    proc = start_driver(driver_env(s3, **FAST_FAILURE), log2, str(tmp_path / "results"), f"s3://{bucket}/p",
+                        "function", str(ITERATIONS), "resume", "0.1")
+    assert proc.wait(timeout=120) == 0, open(log2).read()[-4000:]
+    assert set(last_json_line(log2).values()) == {"TERMINATED"}
+    assert _local_results(exp_dir) == local
+    assert s3.results(bucket, "p/s3exp/") == local

@@ -226,8 +226,8 @@ def open_filesystem(uri: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:
-        raise TuneError(f"storage_path={uri!r} needs fsspec: pip install 'tunelab[storage]' (and 'tunelab[s3]' "
-                        "for s3:// URIs)") from None
+        raise TuneError(f"storage_path={uri!r} needs fsspec (a dependency of tunelab): pip install fsspec (and "
+                        "'tunelab[s3]' for s3:// URIs)") from None
     try:
         fs, root = fsspec.core.url_to_fs(uri if is_uri(uri) else _local(uri))
     except ValueError as exc:
