@@ -74,6 +74,9 @@ def test_driver_killed_local_dir_lost_resumes_from_s3(s3, tmp_path):
     proc = start_driver(driver_env(s3, TUNELAB_SCRATCH_DIR=str(first / "scratch")), log1,
                         str(first / "results"), storage_path, "function", str(iterations), "fresh", "0.1")
     seen = _kill_when_checkpointed(s3, bucket, "prefix/s3exp", proc, log1, trials=3)
+    # no shared disk: the trials wrote their checkpoints in the node's scratch, never in the driver's folder
+    assert any(name.startswith("checkpoint_") for _, dirs, _ in os.walk(first / "scratch") for name in dirs)
+    assert not any(name.startswith("checkpoint_") for _, dirs, _ in os.walk(first / "results") for name in dirs)
     shutil.rmtree(first)  # the first machine is gone: its local_dir and its scratch
 
     proc = start_driver(driver_env(s3, TUNELAB_SCRATCH_DIR=str(second / "scratch")), log2,
@@ -93,6 +96,10 @@ def test_driver_killed_local_dir_lost_resumes_from_s3(s3, tmp_path):
         # restored from the checkpoint S3 held (or a later one uploaded before the kill landed), not restarted
         assert resumed >= seen[trial_id] > 0, (folder, resumed, seen)
         assert {r["resumed_from"] for r in results} == {0, resumed}
+    # the second machine's trials worked in its own scratch (their restores could only come from S3: the
+    # first machine's folders are gone, which `resumed_from` above proves they used)
+    fetched = {d for _, dirs, _ in os.walk(second / "scratch") for d in dirs if d.startswith("checkpoint_")}
+    assert fetched
     # the second machine has the whole experiment too (its local_dir started empty)
     local = second / "results" / "s3exp"
     assert len([d for d in os.listdir(local) if (local / d / "result.json").exists()]) == 3
@@ -202,3 +209,45 @@ def test_refused_credentials_are_refused_before_any_trial(s3_env, tmp_path, monk
     assert f"s3://{bucket}/p/bad" in str(info.value)
     assert "credentials" in str(info.value).lower()
     assert _no_trial_folders(str(tmp_path))
+
+
+def test_storage_round_trip_in_s3(s3_env, tmp_path):
+    """put_dir / get_dir / list / delete against S3; a Storage pickles to its URI (it travels to workers)."""
+    import pickle
+
+    from tunelab.storage.remote import Storage
+
+    bucket = s3_env.new_bucket()
+    source = tmp_path / "checkpoint_3"
+    (source / "sub").mkdir(parents=True)
+    (source / "model.bin").write_bytes(os.urandom(3000))
+    (source / "sub" / "opt.bin").write_bytes(b"x" * 10)
+    (source / ".tune_metadata").write_bytes(b"meta")
+    storage = pickle.loads(pickle.dumps(Storage(f"s3://{bucket}/exp/")))
+    assert storage.uri == f"s3://{bucket}/exp" and storage.child("t").uri == f"s3://{bucket}/exp/t"
+    assert storage.put_dir(str(source), "t/checkpoint_3") == 3014
+    assert storage.list_files("t") == ["checkpoint_3/.tune_metadata", "checkpoint_3/model.bin",
+                                       "checkpoint_3/sub/opt.bin"]
+    target = tmp_path / "fetched"
+    assert storage.get_dir("t/checkpoint_3", str(target)) == 3014
+    assert (target / "model.bin").read_bytes() == (source / "model.bin").read_bytes()
+    assert (target / "sub" / "opt.bin").read_bytes() == b"x" * 10
+    storage.delete("t/checkpoint_3")
+    assert storage.list_files("t") == [] and not storage.exists("t/checkpoint_3/model.bin")
+    storage.delete("t/never-there")  # nothing to delete is not an error
+
+
+def test_objects_written_by_another_process_are_seen_after_a_listing(s3_env):
+    """No stale listings cache: a worker or another driver writes the same prefix (s3fs would otherwise
+    answer `exists` from the listing it made before)."""
+    from tunelab.storage.remote import Storage
+
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    client.put_object(Bucket=bucket, Key="exp/a/x", Body=b"1")
+    storage = Storage(f"s3://{bucket}/exp")
+    assert storage.list_files() == ["a/x"]
+    client.put_object(Bucket=bucket, Key="exp/a/y", Body=b"2")
+    client.put_object(Bucket=bucket, Key="exp/tuner.pkl", Body=b"3")
+    assert storage.exists("a/y") and storage.exists("tuner.pkl")
+    assert Storage(f"s3://{bucket}/exp").list_files() == ["a/x", "a/y", "tuner.pkl"]

@@ -229,7 +229,10 @@ def open_filesystem(uri: str) -> tuple[Any, str]:
         raise TuneError(f"storage_path={uri!r} needs fsspec (a dependency of tunelab): pip install fsspec (and "
                         "'tunelab[s3]' for s3:// URIs)") from None
     try:
-        fs, root = fsspec.core.url_to_fs(uri if is_uri(uri) else _local(uri))
+        # no listings cache: other processes (workers, another driver) write the same prefix, and a cached
+        # listing would hide their objects (s3fs answers `exists` and `info` from it)
+        fs, root = (fsspec.core.url_to_fs(uri, use_listings_cache=False) if is_uri(uri)
+                    else fsspec.core.url_to_fs(_local(uri)))
     except ValueError as exc:
         known = ", ".join(sorted(s for s in fsspec.available_protocols() if len(s) > 1)[:30])
         raise TuneError(f"storage_path={uri!r}: {exc}. Use a local folder or a URI whose scheme fsspec knows "
