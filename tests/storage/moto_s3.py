@@ -52,7 +52,7 @@ class S3Server:
         self._server.start()
         self.up = True
 
-    def client(self):  # noqa: ANN201 - a boto3 client
+    def client(self):  # a boto3 client
         import boto3
 
         assert urlparse(self.endpoint).hostname == "127.0.0.1"  # never a real cloud
@@ -124,7 +124,7 @@ def start_driver(env: dict[str, str], log: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, DRIVER, *args], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(condition, timeout_s: float, what: str, proc: subprocess.Popen | None = None, log: str = ""):  # noqa: ANN001, ANN201
+def wait_for(condition, timeout_s: float, what: str, proc: subprocess.Popen | None = None, log: str = ""):
     """Poll `condition()` until it returns something truthy; fail (with the driver's log) after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -135,6 +135,11 @@ def wait_for(condition, timeout_s: float, what: str, proc: subprocess.Popen | No
             raise AssertionError(f"the driver exited ({proc.returncode}) before {what}:\n{_tail(log)}")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}:\n{_tail(log)}")
+
+
+def read_log(log: str) -> str:
+    with open(log) as f:
+        return f.read()
 
 
 def _tail(log: str) -> str:

@@ -8,8 +8,7 @@ import os
 import time
 
 import pytest
-
-from moto_s3 import S3Server, checkpointed_trials, driver_env, last_json_line, start_driver, wait_for
+from moto_s3 import S3Server, checkpointed_trials, driver_env, last_json_line, read_log, start_driver, wait_for
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
@@ -56,7 +55,7 @@ def _start_and_break_storage(s3, tmp_path):
     wait_for(lambda: len(checkpointed_trials(s3.journal(bucket, "p/s3exp"))) == 3, 60,
              "a checkpoint of every trial in S3", proc, log)
     s3.stop()
-    wait_for(lambda: "failed" in open(log).read(), 60, "the driver to say storage failed", proc, log)
+    wait_for(lambda: "failed" in read_log(log), 60, "the driver to say storage failed", proc, log)
     counts = {name: len(rows) for name, rows in _local_results(exp_dir).items()}
     # the trials go on while storage is down (results reach the local folder)
     wait_for(lambda: all(_lines(exp_dir / name / "result.json") > n for name, n in counts.items()),
@@ -76,12 +75,12 @@ def _assert_complete_locally(exp_dir, statuses):
 @pytest.mark.timeout(180)
 def test_storage_down_then_back_catches_up(s3, tmp_path):
     proc, log, bucket, exp_dir = _start_and_break_storage(s3, tmp_path)
-    wait_for(lambda: "Storage is behind: storage s3://" in open(log).read(), 30,
+    wait_for(lambda: "Storage is behind: storage s3://" in read_log(log), 30,
              "the status table to say storage is behind", proc, log)
     assert proc.poll() is None, "the experiment must still be running while storage is down"
     s3.restart()
-    assert proc.wait(timeout=120) == 0, open(log).read()[-4000:]
-    text = open(log).read()
+    assert proc.wait(timeout=120) == 0, read_log(log)[-4000:]
+    text = read_log(log)
     local = _assert_complete_locally(exp_dir, last_json_line(log))
     assert "is reachable again" in text and "is not up to date" not in text
     # caught up: storage holds every result, the journal, and the trials' final checkpoints
@@ -100,9 +99,9 @@ def test_storage_down_to_the_end_keeps_every_result_locally(s3, tmp_path):
     try:
         proc, log, bucket, exp_dir = _start_and_break_storage(s3, tmp_path)
         started = time.monotonic()
-        assert proc.wait(timeout=120) == 0, open(log).read()[-4000:]
+        assert proc.wait(timeout=120) == 0, read_log(log)[-4000:]
         _assert_complete_locally(exp_dir, last_json_line(log))
-        text = open(log).read()
+        text = read_log(log)
         assert "is not up to date" in text and str(exp_dir) in text  # where the results are
         assert "stays on this node only" in text  # the workers' checkpoints too
         assert time.monotonic() - started < 60
@@ -119,7 +118,7 @@ def test_storage_down_to_the_end_keeps_every_result_locally(s3, tmp_path):
     log2 = str(tmp_path / "resume.log")
     proc = start_driver(driver_env(s3, **FAST_FAILURE), log2, str(tmp_path / "results"), f"s3://{bucket}/p",
                         "function", str(ITERATIONS), "resume", "0.1")
-    assert proc.wait(timeout=120) == 0, open(log2).read()[-4000:]
+    assert proc.wait(timeout=120) == 0, read_log(log2)[-4000:]
     assert set(last_json_line(log2).values()) == {"TERMINATED"}
     assert _local_results(exp_dir) == local
     assert s3.results(bucket, "p/s3exp/") == local

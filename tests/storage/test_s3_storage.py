@@ -8,13 +8,13 @@ import shutil
 import signal
 
 import pytest
-
 from moto_s3 import (
     S3Server,
     added_trials,
     checkpointed_trials,
     driver_env,
     last_json_line,
+    read_log,
     start_driver,
     wait_for,
 )
@@ -81,7 +81,7 @@ def test_driver_killed_local_dir_lost_resumes_from_s3(s3, tmp_path):
 
     proc = start_driver(driver_env(s3, TUNELAB_SCRATCH_DIR=str(second / "scratch")), log2,
                         str(second / "results"), storage_path, "function", str(iterations), "resume", "0.1")
-    assert proc.wait(timeout=120) == 0, open(log2).read()[-4000:]
+    assert proc.wait(timeout=120) == 0, read_log(log2)[-4000:]
     statuses = last_json_line(log2)
     assert sorted(statuses) == sorted(seen) and set(statuses.values()) == {"TERMINATED"}
 
@@ -115,7 +115,7 @@ def test_checkpoint_retention_deletes_in_s3(s3, tmp_path):
     log = str(tmp_path / "driver.log")
     proc = start_driver(driver_env(s3), log, str(tmp_path / "results"), f"s3://{bucket}/keep", "class",
                         str(iterations), "fresh", "0.01")
-    assert proc.wait(timeout=100) == 0, open(log).read()[-4000:]
+    assert proc.wait(timeout=100) == 0, read_log(log)[-4000:]
     assert set(last_json_line(log).values()) == {"TERMINATED"}
     keys = s3.keys(bucket, "keep/s3exp/")
     exp_dir = tmp_path / "results" / "s3exp"
@@ -153,9 +153,8 @@ def test_tuner_restore_from_s3_uri_on_an_empty_machine(s3, tmp_path):
 
     proc = start_driver(driver_env(s3, TUNELAB_RESULTS_DIR=str(results2)), log2, "-", storage_path,
                         "tuner-restore", str(iterations), "resume", "0.1")
-    assert proc.wait(timeout=120) == 0, open(log2).read()[-4000:]
-    with open(log2) as f:
-        assert '{"can_restore": true}' in f.read()
+    assert proc.wait(timeout=120) == 0, read_log(log2)[-4000:]
+    assert '{"can_restore": true}' in read_log(log2)
     out = last_json_line(log2)
     assert out == {"statuses": [True, True], "last": [iterations, iterations]}
     histories = s3.results(bucket, "tuner/tuned/")
