@@ -5,6 +5,10 @@
     python benchmarks/overhead.py --quick    # fewer repeats and smaller workloads
     python benchmarks/overhead.py --ray-executor   # also tunelab's Ray executor (trials as Ray actors)
     python benchmarks/overhead.py --dashboard      # per-report overhead with the server on and a page polling
+    python benchmarks/overhead.py --storage s3     # per-report overhead with storage_path on an S3 server (moto,
+                                                   # on 127.0.0.1) vs off, and checkpoint upload/download MB/s
+    python benchmarks/overhead.py --storage local  # the same with storage_path a local folder
+    python benchmarks/overhead.py --storage s3 --storage-only   # only the storage figures
 
 Figures: import time; process start to first result of a one-trial experiment; per-report overhead (one
 trial reporting 20,000 results, timed inside the trial between its first and last report); per-trial
@@ -82,6 +86,8 @@ def w_per_report(args: argparse.Namespace) -> dict:
         served = {"with_server": True, "server_port": port}
         poller = None if args.poll_ms < 0 else subprocess.Popen([sys.executable, HERE, "--workload", "poller", "--n", str(port),
                                    "--reports", str(args.poll_ms)])
+    if args.storage_path:
+        served["storage_path"] = args.storage_path
     try:
         analysis = tune.run(reporter_loop, verbose=0, local_dir=args.dir, **served)
     finally:
@@ -90,6 +96,33 @@ def w_per_report(args: argparse.Namespace) -> dict:
             poller.wait()
     result = analysis.trials[0].last_result
     return {"us_per_report": result["span"] / (n - 1) * 1e6, "reports": result["training_iteration"]}
+
+
+def w_storage_throughput(args: argparse.Namespace) -> dict:
+    """Storage.put_dir / get_dir of a checkpoint folder of `--n` MB (10 files of random bytes, as a model's
+    shards would be) to and from `--storage-path`: what a worker pays to upload a checkpoint and to fetch one."""
+    import uuid
+
+    from tunelab.storage.remote import Storage
+
+    source = os.path.join(args.dir, "checkpoint_1")
+    os.makedirs(source)
+    size = args.n * 1024 * 1024
+    for i in range(10):
+        with open(os.path.join(source, f"shard_{i}.bin"), "wb") as f:
+            f.write(os.urandom(size // 10))
+    storage = Storage(args.storage_path).child(f"bench-{uuid.uuid4().hex[:8]}")
+    storage.check("benchmark")  # the connection is made before the clock
+    start = time.perf_counter()
+    uploaded = storage.put_dir(source, "checkpoint_1")
+    up = time.perf_counter() - start
+    start = time.perf_counter()
+    downloaded = storage.get_dir("checkpoint_1", os.path.join(args.dir, "fetched"))
+    down = time.perf_counter() - start
+    assert uploaded == downloaded == size // 10 * 10
+    storage.delete("")
+    mb = uploaded / 1024 / 1024
+    return {"upload_mb_s": mb / up, "download_mb_s": mb / down, "mb": mb}
 
 
 def w_poller(args: argparse.Namespace) -> dict:
@@ -195,6 +228,37 @@ RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABL
 ON_RAY = {"TUNELAB_EXECUTOR": "ray", **RAY_LOOPBACK}
 
 
+class StorageForBenchmark:
+    """`--storage s3`: moto's S3 server on 127.0.0.1 in this process (a bucket, dummy credentials, the standard
+    AWS environment for the workloads); `--storage local`: a temporary folder."""
+
+    def __init__(self, kind: str):
+        self.kind, self.env, self._server = kind, {}, None
+        self._tmp = tempfile.TemporaryDirectory()
+        if kind == "local":
+            self.uri = os.path.join(self._tmp.name, "storage")
+            return
+        import logging
+
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        port = self._server.get_host_and_port()[1]
+        self.env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+                    "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+        boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"], aws_access_key_id="bench",
+                     aws_secret_access_key="bench", region_name="us-east-1").create_bucket(Bucket="bench")
+        self.uri = "s3://bench/experiments"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        self._tmp.cleanup()
+
+
 def run_workload(name: str, *extra: str, env: dict | None = None) -> tuple[dict, float]:
     if name.startswith("ray_"):
         env = {**RAY_LOOPBACK, **(env or {})}
@@ -224,6 +288,12 @@ def main() -> None:
     parser.add_argument("--ray-executor", action="store_true", help="also tunelab with executor='ray'")
     parser.add_argument("--dashboard", action="store_true",
                         help="also per-report overhead with the server on and a client polling like the page")
+    parser.add_argument("--storage", choices=("s3", "local"),
+                        help="also per-report overhead with storage_path on (s3: a moto server on 127.0.0.1) and "
+                             "checkpoint upload/download throughput")
+    parser.add_argument("--storage-only", action="store_true", help="with --storage: only the storage figures")
+    parser.add_argument("--checkpoint-mb", type=int, default=50, help="checkpoint size for --storage throughput")
+    parser.add_argument("--storage-path", help=argparse.SUPPRESS)
     parser.add_argument("--poll-ms", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -245,6 +315,9 @@ def main() -> None:
         print(f"{label:<48} {value:>14}  {peer}", flush=True)
 
     print(f"tunelab overhead on {os.cpu_count()} CPUs, medians of {repeats} runs (python {sys.version.split()[0]})")
+    if args.storage and args.storage_only:
+        run_storage(args.storage, repeats, reports, args.checkpoint_mb, show)
+        return
     imp = median_of(repeats, lambda: run_workload("import")[0]["seconds"])
     show("import tunelab", f"{imp * 1e3:.0f} ms")
 
@@ -275,6 +348,9 @@ def main() -> None:
             served = median_of(repeats, lambda poll_ms=poll_ms: run_workload(
                 "per_report", "--n", str(reports), "--poll-ms", str(poll_ms))[0]["us_per_report"])
             show(f"per-report overhead, {label}", f"{served:.0f} us", f"without the server: {per_report:.0f} us")
+
+    if args.storage:
+        run_storage(args.storage, repeats, reports, args.checkpoint_mb, show)
 
     if args.ray_executor:
         print("\ntunelab with executor='ray' (a Ray instance it starts on 127.0.0.1; trials as Ray actors):")
@@ -309,6 +385,31 @@ def main() -> None:
                  f"tunelab/Optuna = {per_trial / opt['ms_per_trial']:.1f}x")
             show("Optuna in-process trial.report()", f"{opt['us_per_report']:.0f} us",
                  f"tunelab/Optuna = {per_report / opt['us_per_report']:.1f}x")
+
+
+def run_storage(kind: str, repeats: int, reports: int, checkpoint_mb: int, show) -> None:
+    """Per-report overhead with storage on and off, alternated round by round (a loaded machine drifts), and
+    checkpoint throughput through `Storage.put_dir` / `get_dir`."""
+    storage = StorageForBenchmark(kind)
+    try:
+        print(f"\nstorage_path={storage.uri} ({'moto S3 server on 127.0.0.1' if kind == 's3' else 'a local folder'}):")
+        off, on = [], []
+        for _ in range(repeats):
+            off.append(run_workload("per_report", "--n", str(reports), env=storage.env)[0]["us_per_report"])
+            on.append(run_workload("per_report", "--n", str(reports), "--storage-path", storage.uri,
+                                   env=storage.env)[0]["us_per_report"])
+        ratio = statistics.median(b / a for a, b in zip(off, on))
+        show(f"per-report overhead, storage off ({reports} reports)", f"{statistics.median(off):.0f} us")
+        show(f"per-report overhead, storage {kind}", f"{statistics.median(on):.0f} us",
+             f"median per-round ratio on/off {ratio:.2f} (target <= 1.10)")
+        runs = [run_workload("storage_throughput", "--n", str(checkpoint_mb), "--storage-path", storage.uri,
+                             env=storage.env)[0] for _ in range(repeats)]
+        show(f"checkpoint upload, {checkpoint_mb} MB in 10 files (put_dir)",
+             f"{statistics.median(r['upload_mb_s'] for r in runs):.0f} MB/s")
+        show(f"checkpoint download, {checkpoint_mb} MB (get_dir)",
+             f"{statistics.median(r['download_mb_s'] for r in runs):.0f} MB/s")
+    finally:
+        storage.close()
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ def _progress(verbose: int, metric: str | None, mode: str | None, total: int | N
             "scheduler_debug": controller.scheduler.debug_string(),
             "resources_used": controller.executor.resource_summary(),
             "result_dirs": dirs,
+            "storage_problems": controller.storage_problems(),
             "total_trials": total,
             "metric": metric,
             "mode": mode,

@@ -111,6 +111,11 @@ class Controller:
     def get_trials(self) -> list[Trial]:
         return self._trials
 
+    def storage_problems(self) -> list[str]:
+        """Why the experiment's storage copy is behind (one line per experiment; empty while it is up to date
+        or there is no storage): the status output shows them."""
+        return self.state.storage_problems() if self.state is not None else []
+
     def submit(self, command: Callable[[], Any]) -> None:
         """From another thread: run `command` in the loop at its next step, and wake the loop now."""
         self.commands.append(command)

@@ -95,15 +95,18 @@ def status_text(
     resources_used: str,
     result_dirs: Iterable[str],
     max_trials: int = MAX_DEBUG_TRIALS,
+    storage_problems: Iterable[str] = (),
 ) -> str:
     """The seed's `== Status ==` block. `resources_used` is the text after `Resources requested: `
-    (e.g. `4/8 CPUs, 0/0 GPUs`); one `Result logdir:` line is written per folder in `result_dirs`."""
+    (e.g. `4/8 CPUs, 0/0 GPUs`); one `Result logdir:` line is written per folder in `result_dirs`, and one
+    `Storage is behind:` line per entry of `storage_problems` (storage that failed: results are local only)."""
     lines = ["== Status =="]
     if scheduler_debug:
         lines.append(scheduler_debug)
     if resources_used:
         lines.append(f"Resources requested: {resources_used}")
     lines += [f"Result logdir: {d}" for d in result_dirs]
+    lines += _storage_lines(storage_problems)
     if trials:
         lines.append(f"Number of trials: {trial_counts(trials)}")
     for section in select_trials(trials, max_trials):
@@ -113,6 +116,10 @@ def status_text(
             lines.append(f"  ... {section.hidden} not shown")
         lines += [f" - {t}:\t{t.progress_string()}" for t in section.tail]
     return "\n".join(lines)
+
+
+def _storage_lines(problems: Iterable[str]) -> list[str]:
+    return [f"Storage is behind: {problem}" for problem in problems]
 
 
 def pretty_print(result: dict) -> str:
@@ -139,6 +146,7 @@ class ProgressReporter(Callback):
 
     The controller calls `report(trials, done, info)` every few seconds and once more at the end with
     `done=True`; `info` holds `scheduler_debug`, `resources_used`, `result_dirs`, and optionally
+    `storage_problems` (why the storage copy is behind, shown as `Storage is behind:` lines),
     `total_trials`, `metric`, `mode`. Verbosity: 0 silent, 1 status only, 2 also `Result for <trial>:`
     at most every `result_interval_s` per trial and always for the final result, 3 every result.
     In a terminal (or with `live=True`) the status is a live table refreshed at most 4 times a second; in a
@@ -224,6 +232,7 @@ class ProgressReporter(Callback):
                     info.get("resources_used", ""),
                     info.get("result_dirs", ()),
                     self.max_trials,
+                    info.get("storage_problems", ()),
                 )
             )
 
@@ -271,6 +280,7 @@ def _header_lines(trials: Sequence["TrialLike"], info: dict[str, Any]) -> list[s
     if info.get("resources_used"):
         lines.append(f"Resources requested: {info['resources_used']}")
     lines += [f"Result logdir: {d}" for d in info.get("result_dirs", ())]
+    lines += _storage_lines(info.get("storage_problems", ()))
     if trials:
         lines.append(f"Number of trials: {trial_counts(trials)}")
     if info.get("metric") and metrics.is_mode(info.get("mode")):
@@ -319,7 +329,7 @@ class _NotebookView:
         bundle = {
             "text/html": self._html(trials, info),
             "text/plain": status_text(trials, info.get("scheduler_debug", ""), info.get("resources_used", ""),
-                                      info.get("result_dirs", ()), self._max_trials),
+                                      info.get("result_dirs", ()), self._max_trials, info.get("storage_problems", ())),
         }
         if self._handle is None:
             from IPython.display import display

@@ -43,7 +43,7 @@ def test_an_exploit_is_journaled_with_its_donor_checkpoint(tmp_path):
     assert donor_dir != exploited.logdir and donor_dir in {t.logdir for t in trials.values()}
 
     rebuilt, order, retained = {}, [], {}
-    experiment = types.SimpleNamespace(stop=None, path=str(tmp_path / "pbt"))
+    experiment = types.SimpleNamespace(stop=None, path=str(tmp_path / "pbt"), storage=None)
     for event in events[1: exploits[0] + 1]:  # the journal as a kill right after the exploit leaves it
         ExperimentState._replay(event, rebuilt, order, experiment, lambda path: path, retained)
     trial = rebuilt[first["trial_id"]]

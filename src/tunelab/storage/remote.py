@@ -116,12 +116,13 @@ class Storage:
                             f"{_hint(self.uri, exc)}") from exc
 
     # -- files and folders -------------------------------------------------------------------------
-    def put_file(self, local_file: str, rel: str) -> None:
+    def put_file(self, local_file: str, rel: str, retries: int | None = None) -> None:
         target = self._path(rel)
         if self.is_local:
-            self._retry(f"copy {local_file} to {target}", lambda: _copy_local(local_file, target))
+            self._retry(f"copy {local_file} to {target}", lambda: _copy_local(local_file, target), retries)
         else:
-            self._retry(f"upload {local_file} to {self.uri}/{rel}", lambda: self.fs.put_file(local_file, target))
+            self._retry(f"upload {local_file} to {self.uri}/{rel}", lambda: self.fs.put_file(local_file, target),
+                        retries)
 
     def put_bytes(self, data: bytes, rel: str) -> None:
         target = self._path(rel)
@@ -130,12 +131,13 @@ class Storage:
         else:
             self._retry(f"upload {self.uri}/{rel}", lambda: self.fs.pipe_file(target, data))
 
-    def put_dir(self, local_dir: str, rel: str) -> int:
+    def put_dir(self, local_dir: str, rel: str, retries: int | None = None) -> int:
         """Copy the folder `local_dir` to `rel` (file by file, a checkpoint's metadata file last, so that a
-        checkpoint in storage with its metadata is complete); returns the bytes copied."""
+        checkpoint in storage with its metadata is complete); returns the bytes copied. `retries`: attempts
+        per file (default `RETRIES`)."""
         copied = 0
         for path, name in sorted(_walk(local_dir), key=lambda pn: pn[1].endswith(layout.CHECKPOINT_METADATA_FILE)):
-            self.put_file(path, join(rel, name))
+            self.put_file(path, join(rel, name), retries)
             copied += os.path.getsize(path)
         return copied
 
@@ -217,8 +219,8 @@ class Storage:
 
         self._retry(f"delete {self.uri}/{rel}", rm)
 
-    def _retry(self, what: str, operation: Callable[[], T]) -> T:
-        return retrying(what, operation)
+    def _retry(self, what: str, operation: Callable[[], T], retries: int | None = None) -> T:
+        return retrying(what, operation, retries)
 
 
 def retrying(what: str, operation: Callable[[], T], retries: int | None = None, backoff_s: float | None = None) -> T:
@@ -244,10 +246,13 @@ def open_filesystem(uri: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:
-        raise TuneError(f"storage_path={uri!r} needs fsspec: pip install 'tunelab[storage]' (and 'tunelab[s3]' "
-                        "for s3:// URIs)") from None
+        raise TuneError(f"storage_path={uri!r} needs fsspec (a dependency of tunelab): pip install fsspec (and "
+                        "'tunelab[s3]' for s3:// URIs)") from None
     try:
-        fs, root = fsspec.core.url_to_fs(uri if is_uri(uri) else _local(uri))
+        # no listings cache: other processes (workers, another driver) write the same prefix, and a cached
+        # listing would hide their objects (s3fs answers `exists` and `info` from it)
+        fs, root = (fsspec.core.url_to_fs(uri, use_listings_cache=False) if is_uri(uri)
+                    else fsspec.core.url_to_fs(_local(uri)))
     except ValueError as exc:
         known = ", ".join(sorted(s for s in fsspec.available_protocols() if len(s) > 1)[:30])
         raise TuneError(f"storage_path={uri!r}: {exc}. Use a local folder or a URI whose scheme fsspec knows "
@@ -294,8 +299,9 @@ def _hint(uri: str, exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}".lower()
     if "bucket" in text and ("not exist" in text or "nosuchbucket" in text):
         return "Create the bucket first, or fix its name."
-    if any(word in text for word in ("accessdenied", "access denied", "invalidaccesskeyid", "signature", "forbidden",
-                                     "credentials")):
+    if isinstance(exc, PermissionError) or any(word in text for word in (
+            "accessdenied", "access denied", "invalidaccesskeyid", "access key", "signature", "forbidden",
+            "credentials")):
         return ("The credentials were refused: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a profile) with "
                 "write access to it.")
     if "connect" in text or "endpoint" in text:

@@ -120,10 +120,11 @@ class ExperimentSync:
                     staged[name] = (f.read(), _stamp(path))
             except FileNotFoundError:
                 continue
-        for path, rel in self._changed_files():
+        for path, rel, stamp in self._changed_files():
+            # the stamp from before the copy: a file that grows during it differs from it in the next pass
             self.storage.put_file(path, rel)
-            self._seen[rel] = _stamp(path)
-            self.bytes_uploaded += self._seen[rel][0]
+            self._seen[rel] = stamp
+            self.bytes_uploaded += stamp[0]
         for name in _STATE_FILES:
             if name not in staged:
                 continue
@@ -137,7 +138,8 @@ class ExperimentSync:
             self.storage.delete(self._deletions[0])
             self._deletions.pop(0)
 
-    def _changed_files(self) -> list[tuple[str, str]]:
+    def _changed_files(self) -> list[tuple[str, str, tuple[int, int]]]:
+        """(path, relative path, (size, mtime)) of each file that changed since it was last copied."""
         changed = []
         for folder, dirs, files in os.walk(self.local_dir):
             dirs[:] = [d for d in dirs if not _skipped_dir(d)]
@@ -154,7 +156,7 @@ class ExperimentSync:
                 except FileNotFoundError:
                     continue
                 if self._seen.get(rel) != stamp:
-                    changed.append((path, rel))
+                    changed.append((path, rel, stamp))
         return changed
 
 

@@ -12,14 +12,25 @@ With storage (`storage_path` / `upload_dir`), the worker uploads each checkpoint
 it (a checkpoint the driver records is in storage; it never passes through the driver), and a restore of a
 checkpoint that is not on this node downloads it from storage first: a trial can restart on any node or
 machine.
+
+When storage is down, the first upload that fails costs its retries; then the worker uploads no checkpoint
+for `TUNELAB_STORAGE_PAUSE_S` seconds (doubled after each failed try, at most a minute; a try after a pause
+is a single attempt), so a long outage does not stall every report. The checkpoints in between stay on this
+node (and are journaled by the driver: a restart on this machine finds them; elsewhere the newest checkpoint
+in storage is used).
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 from tunelab.storage.layout import CHECKPOINT_METADATA_FILE, SCRATCH_DIR_ENV
 from tunelab.storage.remote import Storage, StorageError
+
+#: after a failed checkpoint upload, how long (seconds) the worker uploads none; doubled per failure
+PAUSE_S = float(os.environ.get("TUNELAB_STORAGE_PAUSE_S", "5"))
+_MAX_PAUSE_S = 60.0
 
 
 class TrialFiles:
@@ -31,6 +42,8 @@ class TrialFiles:
         self.storage = storage
         self._uploaded: set[str] = set()
         self._node_copies: list[str] = []  # scratch copies of uploaded checkpoints, oldest first
+        self._pause_s = 0.0  # 0 while uploads work; after a failure, the current pause
+        self._paused_until = 0.0  # time.monotonic() before which no upload is tried
 
     def __getstate__(self) -> dict:
         return {"experiment_dir": self.experiment_dir, "logdir": self.logdir, "storage": self.storage}
@@ -81,12 +94,20 @@ class TrialFiles:
             return canonical
         if self.storage.is_local and os.path.normpath(os.path.join(self.storage.uri, rel)) == os.path.normpath(local_dir):
             return canonical  # written in place (storage is this folder)
+        if time.monotonic() < self._paused_until:
+            return canonical  # storage failed moments ago: this one stays on this node
         try:
-            self.storage.put_dir(local_dir, rel)
+            self.storage.put_dir(local_dir, rel, retries=1 if self._pause_s else None)
             self._uploaded.add(canonical)
         except StorageError as exc:
-            print(f"tunelab: checkpoint {local_dir} stays on this node only: {exc}", file=sys.stderr, flush=True)
+            self._pause_s = min(_MAX_PAUSE_S, self._pause_s * 2 if self._pause_s else PAUSE_S)
+            self._paused_until = time.monotonic() + self._pause_s
+            print(f"tunelab: checkpoint {local_dir} stays on this node only ({exc}); next upload try in "
+                  f"{self._pause_s:.0f} s", file=sys.stderr, flush=True)
             return canonical
+        if self._pause_s:
+            print(f"tunelab: checkpoints reach storage {self.storage.uri} again", file=sys.stderr, flush=True)
+            self._pause_s = 0.0
         if os.path.normpath(local_dir) != canonical:  # a scratch copy: storage has it, keep only the newest here
             self._drop_node_copies()
             self._node_copies.append(local_dir)
