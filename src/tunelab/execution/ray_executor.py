@@ -386,7 +386,8 @@ class RayExecutor(LocalExecutor):
         """The alive nodes that do not see `folder`, or that run trials in a scratch folder of their own
         (each {"node_id", "address", "scratch"}: `scratch` is the node's TUNELAB_SCRATCH_DIR, or None): the
         driver writes a marker file with a random token there and a tiny task on each node (pinned with
-        NodeAffinitySchedulingStrategy) looks for it. Empty on a one-node cluster. Remembered per folder and set of alive nodes."""
+        NodeAffinitySchedulingStrategy) looks for it. Empty on a one-node cluster. Remembered per folder and
+        set of alive nodes."""
         import tempfile
 
         from ray.exceptions import TaskUnschedulableError
