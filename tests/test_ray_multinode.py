@@ -104,16 +104,122 @@ def _history(trial):
 @pytest.mark.skipif(not PRIVATE_MOUNTS, reason="needs `unshare --user --mount` to hide a folder from a node")
 def test_nodes_that_do_not_see_local_dir_are_found_and_the_run_refused(on_nodes, tmp_path):
     executor = tune.api.get_executor()
-    assert executor.nodes_not_seeing(str(tmp_path)) == []  # one machine: both nodes see it
-    [missing] = executor.nodes_not_seeing(HIDDEN)
+    scratches = {n.scratch for n in on_nodes.nodes if n.alive}
+    # one machine: both nodes see tmp_path, but each runs trials in its own scratch folder, so they do not share it
+    assert {m["scratch"] for m in executor.nodes_not_seeing(str(tmp_path))} == scratches
+    missing = {m["scratch"]: m for m in executor.nodes_not_seeing(HIDDEN)}
     second = on_nodes.nodes[1]
-    assert missing["scratch"] == second.scratch  # the node's own TUNELAB_SCRATCH_DIR, reported
-    assert missing["node_id"] in {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-    with pytest.raises(TuneError, match=r"do not see local_dir .*tlhidden.*storage_path=\.\.\. \(docs/storage\.md\)"):
+    assert second.scratch in missing  # the node's own TUNELAB_SCRATCH_DIR, reported
+    assert missing[second.scratch]["node_id"] in {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    with pytest.raises(TuneError, match=r"own TUNELAB_SCRATCH_DIR.*do not see local_dir .*tlhidden.*storage_path=\.\.\."):
         tune.run(Counter, stop={"training_iteration": 1}, local_dir=HIDDEN, verbose=0)
     assert not [name for name in os.listdir(HIDDEN) if not name.startswith(".")]  # refused before anything ran
+    # with storage, nodes need not share a folder: the same run goes ahead
+    analysis = tune.run(Counter, stop={"training_iteration": 1}, local_dir=str(tmp_path / "driver"),
+                        storage_path=str(tmp_path / "storage"), verbose=0)
+    assert analysis.trials[0].status == Trial.TERMINATED
 
 
+# -- no shared filesystem: each node works in its own scratch folder, storage is all they share ------------
+def seed_train_func(config, reporter):
+    """The seed's quick-start function, with a model that learns in a few steps."""
+    accuracy = 0.0
+    for _ in range(60):  # reaches 99 within 48 steps: the stop condition ends every trial
+        time.sleep(0.02)
+        accuracy = min(100.0, accuracy + 10 * config["lr"] + config["momentum"])
+        reporter(mean_accuracy=accuracy, scratch=os.environ.get("TUNELAB_SCRATCH_DIR"))
+
+
+def test_the_seed_quick_start_runs_on_two_nodes_with_upload_dir(on_nodes, tmp_path):
+    tune.register_trainable("train_func", seed_train_func)
+    trials = tune.run_experiments({"my_experiment": {
+        "run": "train_func", "stop": {"mean_accuracy": 99}, "local_dir": str(tmp_path / "driver"),
+        "upload_dir": str(tmp_path / "storage"),
+        "config": {"lr": tune.grid_search([0.2, 0.4, 0.6]), "momentum": tune.grid_search([0.1, 0.2])}}}, verbose=0)
+    assert [t.status for t in trials] == [Trial.TERMINATED] * 6
+    assert all(t.last_result["mean_accuracy"] >= 99 for t in trials)
+    stored = tmp_path / "storage" / "my_experiment"
+    assert len(list(stored.glob("*/result.json"))) == 6 and (stored / ".tunelab" / "journal.jsonl").exists()
+    used = {t.last_result["scratch"] for t in trials}
+    assert used <= {n.scratch for n in on_nodes.nodes} and len(used) == 2  # both nodes ran trials
+
+
+def asha_train(config):
+    checkpoint = tune.get_checkpoint()
+    step = checkpoint.to_dict()["step"] if checkpoint else 0
+    while step < 12:
+        step += 1
+        time.sleep(0.05)
+        tune.report({"loss": (config["x"] - 3) ** 2 + 1.0 / step, "scratch": os.environ.get("TUNELAB_SCRATCH_DIR")},
+                    checkpoint=tune.Checkpoint.from_dict({"step": step}))
+
+
+def test_asha_with_hyperopt_and_checkpoints_across_nodes(on_nodes, tmp_path):
+    from tunelab.schedulers import ASHAScheduler
+    from tunelab.search.hyperopt import HyperOptSearch
+
+    analysis = tune.run(asha_train, config={"x": tune.uniform(0, 6)}, num_samples=8, metric="loss", mode="min",
+                        search_alg=HyperOptSearch(random_state_seed=1),
+                        scheduler=ASHAScheduler(max_t=12, grace_period=2, reduction_factor=2),
+                        local_dir=str(tmp_path / "driver"), storage_path=str(tmp_path / "storage"), verbose=0)
+    assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 8
+    iterations = [t.last_result["training_iteration"] for t in analysis.trials]
+    assert max(iterations) == 12 and min(iterations) < 12  # ASHA stopped some early
+    assert len({t.last_result["scratch"] for t in analysis.trials}) == 2
+    for trial in analysis.trials:  # every reported checkpoint is in storage, none in the driver's folder
+        stored = tmp_path / "storage" / trial.experiment_name / os.path.basename(trial.logdir)
+        assert (stored / f"checkpoint_{trial.last_result['training_iteration']}").is_dir()
+        assert not list((tmp_path / "driver").glob("*/*/checkpoint_*"))
+
+
+class RateCounter(Trainable):
+    """Adds `rate` each step; its checkpoint says on which node's scratch it was written."""
+
+    def setup(self, config):
+        self.value, self.loaded_from, self.loaded_value = 0, None, None
+
+    def step(self):
+        time.sleep(0.1)
+        self.value += self.config["rate"]
+        return {"value": self.value, "scratch": os.environ.get("TUNELAB_SCRATCH_DIR"),
+                "loaded_from": self.loaded_from, "loaded_value": self.loaded_value}
+
+    def save_checkpoint(self, checkpoint_dir):
+        path = os.path.join(checkpoint_dir, "state.json")
+        with open(path, "w") as f:
+            json.dump({"value": self.value, "saved_on": os.environ.get("TUNELAB_SCRATCH_DIR")}, f)
+        return path
+
+    def load_checkpoint(self, path):
+        with open(path) as f:
+            state = json.load(f)
+        self.value = self.loaded_value = state["value"]
+        self.loaded_from = state["saved_on"]
+
+
+def test_pbt_exploits_checkpoints_across_nodes_through_storage(on_nodes, tmp_path):
+    """Each node has its own scratch: a trial exploiting a donor that ran on the other node gets the donor's
+    checkpoint from storage, and goes on from the donor's state."""
+    from tunelab.schedulers import PopulationBasedTraining
+
+    pbt = PopulationBasedTraining(time_attr="training_iteration", metric="value", mode="max",
+                                  perturbation_interval=3, hyperparam_mutations={"rate": [1, 2, 3, 4]})
+    analysis = tune.run(RateCounter, config={"rate": tune.grid_search([1, 2, 3, 4])}, scheduler=pbt,
+                        stop={"training_iteration": 12}, local_dir=str(tmp_path / "driver"),
+                        storage_path=str(tmp_path / "storage"), verbose=0)
+    assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 4
+    rows = []
+    for trial in analysis.trials:
+        history = _history(trial)  # an exploit goes on from the donor's iteration: not a gap-free count
+        assert history[-1]["training_iteration"] == 12
+        rows += [(before, after) for before, after in zip(history, history[1:])]
+    exploits = [(b, a) for b, a in rows if a["loaded_value"] is not None and a["loaded_value"] != b["loaded_value"]
+                and a["loaded_value"] != b["value"]]
+    assert exploits, "PBT exploited nothing"
+    for _, after in exploits:  # the trial went on from the donor's value, not its own
+        assert after["value"] == after["loaded_value"] + after["config"]["rate"]
+    crossed = [a for _, a in rows if a["loaded_from"] and a["loaded_from"] != a["scratch"]]
+    assert crossed, "no checkpoint crossed nodes (each came from the same node's scratch)"
 def test_a_lost_node_costs_its_trials_a_restore_not_the_run(on_nodes, tmp_path):
     """3 trials over both nodes; the second node SIGKILLed (its scratch deleted) while trials run there:
     every trial ends TERMINATED with a gap-free history, those of the lost node restored from a checkpoint
@@ -122,7 +228,8 @@ def test_a_lost_node_costs_its_trials_a_restore_not_the_run(on_nodes, tmp_path):
     killer = KillNodeAt(on_nodes, second, at=5)
     iterations = 15
     analysis = tune.run(Counter, config={"i": tune.grid_search([1, 2, 3])}, stop={"training_iteration": iterations},
-                        checkpoint_freq=3, max_failures=3, callbacks=[killer], local_dir=str(tmp_path), verbose=0)
+                        checkpoint_freq=3, max_failures=3, callbacks=[killer], local_dir=str(tmp_path / "driver"),
+                        storage_path=str(tmp_path / "storage"), verbose=0)
     assert killer.killed_at is not None and killer.victims
     assert time.monotonic() - killer.killed_at < 60
     assert [t.status for t in analysis.trials] == [Trial.TERMINATED] * 3
@@ -186,7 +293,8 @@ def test_trials_that_fit_only_on_a_lost_node_wait_pending_until_a_node_joins(nod
             analysis = tune.run(Counter, config={"i": tune.grid_search([1, 2])}, stop={"training_iteration": 6},
                                 resources_per_trial={"cpu": 1, "custom_resources": {"node_b": 1}},
                                 checkpoint_freq=2, max_failures=1, callbacks=[Watch(), killer] if mid_run else [Watch()],
-                                local_dir=str(tmp_path), verbose=0)
+                                local_dir=str(tmp_path / "driver"), storage_path=str(tmp_path / "storage"),
+                                verbose=0)
     finally:
         joiner.join()
         tune.init()
@@ -230,11 +338,11 @@ _HEAD_DRIVER = textwrap.dedent("""
             with open(path) as f:
                 self.count = self.restored_at = json.load(f)["count"]
 
-    local_dir, iterations, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
+    local_dir, storage, iterations, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "resume"
     try:
         analysis = tune.run(Slow, name="headloss", config={"i": tune.grid_search([1, 2])},
                             stop={"training_iteration": iterations}, checkpoint_freq=2, max_failures=3,
-                            local_dir=local_dir, verbose=0, resume=resume)
+                            local_dir=local_dir, storage_path=storage, verbose=0, resume=resume)
     except tune.TuneError as e:
         print("TuneError:", e, flush=True)
         sys.exit(3)
@@ -252,7 +360,8 @@ def test_a_lost_head_stops_the_experiment_resumably(nodes, tmp_path):
     script.write_text(_HEAD_DRIVER)
     iterations = 12
     env = ray_env(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=nodes.address)
-    driver = subprocess.Popen([sys.executable, str(script), str(tmp_path), str(iterations), "fresh"], env=env,
+    storage = str(tmp_path / "storage")
+    driver = subprocess.Popen([sys.executable, str(script), str(tmp_path), storage, str(iterations), "fresh"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     exp_dir = tmp_path / "headloss"
     deadline = time.monotonic() + 120
@@ -274,7 +383,7 @@ def test_a_lost_head_stops_the_experiment_resumably(nodes, tmp_path):
     fresh = start_cluster("n", [{"num_cpus": 2}])
     try:
         env = ray_env(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=fresh.address)
-        done = subprocess.run([sys.executable, str(script), str(tmp_path), str(iterations), "resume"], env=env,
+        done = subprocess.run([sys.executable, str(script), str(tmp_path), storage, str(iterations), "resume"], env=env,
                               capture_output=True, text=True, timeout=120)
     finally:
         fresh.shutdown()

@@ -7,8 +7,9 @@ a private instance), each actor connects back and proves itself with a per-execu
 costs a socket round trip rather than Ray actor calls (about 1 ms each), a dead actor is a closed connection,
 and the event loop is the local one (one selector over all connections).
 
-Checkpoints and trial folders are paths written by the actor: on a cluster of several machines they must be
-on a filesystem every node mounts at the same path (`local_dir` on NFS, say), which `nodes_not_seeing` checks.
+Checkpoints and trial folders are written by the actor in its node's folder (`storage/trial_files.py`): with
+storage (`storage_path`) the actor uploads its checkpoints and downloads the ones it restores, so nodes share
+nothing; without it, `local_dir` must be on a filesystem every node mounts, which `nodes_not_seeing` checks.
 
 Nodes come and go: the executor's resource pool follows the alive nodes (`ray_nodes.ClusterView`), an actor
 on a lost node is a dead worker (its trial is retried from its checkpoint per `max_failures`), an actor that
@@ -519,7 +520,13 @@ class RayExecutor(LocalExecutor):
         if self._handshakes:  # wake up to close the ones that run out of time
             timeout = max(0.0, min(timeout, min(h.deadline for h in self._handshakes) - time.monotonic()))
         events = super().get_events(timeout)
-        return events + self._check_nodes()  # an actor died: its node may be gone (see _worker_lost)
+        lost = self._check_nodes()  # an actor died: its node may be gone (see _worker_lost)
+        if not lost:
+            return events
+        # a result read before its node was found lost cannot be answered (the actor is gone): the trial's
+        # ERROR replaces it, and the trial goes on from its checkpoint (the loggers drop what came after it)
+        failed = {event.trial.trial_id for event in lost}
+        return [event for event in events if event.trial.trial_id not in failed] + lost
 
     def _unblock_pending(self) -> None:
         """Actors waiting for Ray to place them may wait for resources that idle actors hold (the pool
