@@ -250,6 +250,30 @@ def test_tensorboard_restore_purges_the_steps_after_the_checkpoint(tmp_path):
     assert len([n for n in os.listdir(trial.logdir) if "tfevents" in n]) == 2  # the first file is kept
 
 
+def test_tensorboard_logger_imports_neither_torch_nor_cloud_clients_and_keeps_tbx_s3_writer():
+    """tensorboardX imports torch and boto3 at once (seconds in the driver, before the first result): the
+    logger keeps both out, and tensorboardX's own s3:// writer still finds boto3 when it is installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib.util\n"
+        "from tunelab.loggers import TBXLoggerCallback\n"
+        "TBXLoggerCallback()\n"
+        "print(sorted(m for m in ('torch', 'boto3', 'botocore', 'google.cloud.storage') if m in sys.modules))\n"
+        "import tensorboardX.record_writer as rw\n"
+        "installed = importlib.util.find_spec('boto3') is not None\n"
+        "assert rw.S3_ENABLED == installed, (rw.S3_ENABLED, installed)\n"
+        "if installed:\n"
+        "    import boto3\n"
+        "    assert rw.boto3.client is boto3.client\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "ok"]
+
+
 # -- defaults --------------------------------------------------------------------------------------
 def test_default_loggers_and_env_switch(monkeypatch):
     monkeypatch.delenv("TUNELAB_DISABLE_AUTO_LOGGERS", raising=False)

@@ -61,7 +61,7 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
     def __init__(self, flush_secs: int = 30):
         super().__init__()
         try:
-            with _without_torch():
+            with _without_torch(), _without_cloud_clients():
                 from tensorboardX.proto.summary_pb2 import Summary
                 from tensorboardX.record_writer import masked_crc32c  # noqa: F401 - the package loads here, torch-free
                 from tensorboardX.summary import hparams
@@ -132,16 +132,68 @@ class TBXLoggerCallback(TrialFileLogger[Any]):
 def _without_torch() -> Iterator[None]:
     """Import tensorboardX without it importing PyTorch (seconds, and memory, in the driver): its
     writer module imports torch only to accept tensors, which this logger never passes it."""
-    if "torch" in sys.modules:
+    with _blocked("torch"):
+        yield
+
+
+#: (module, tensorboardX.record_writer's name for it, its flag): the clients tensorboardX's record_writer
+#: imports at once for its s3:// and gs:// writers (boto3 alone takes ~0.2-0.5 s, wherever it is installed)
+_CLOUD_CLIENTS = (("boto3", "boto3", "S3_ENABLED"), ("google.cloud.storage", "storage", "GCS_ENABLED"))
+
+
+@contextlib.contextmanager
+def _without_cloud_clients() -> Iterator[None]:
+    """Import tensorboardX without the S3 and GCS clients its record_writer imports at once; its s3:// and
+    gs:// writers (never used by this logger, which writes local files) still work: the clients that are
+    installed are imported when one of those writers first uses them."""
+    blocked = [entry for entry in _CLOUD_CLIENTS if entry[0] not in sys.modules]
+    with contextlib.ExitStack() as stack:
+        for name, _, _ in blocked:
+            stack.enter_context(_blocked(name))
+        yield
+    record_writer = sys.modules.get("tensorboardX.record_writer")
+    if record_writer is None:
+        return
+    for name, attribute, flag in blocked:
+        if not getattr(record_writer, flag, True) and _installed(name):
+            setattr(record_writer, attribute, _ImportedOnUse(name))
+            setattr(record_writer, flag, True)
+
+
+@contextlib.contextmanager
+def _blocked(name: str) -> Iterator[None]:
+    """`import name` raises ImportError inside the block (unless `name` is already imported)."""
+    if name in sys.modules:
         yield
         return
-    # a None entry makes `import torch` raise ImportError; typeshed types sys.modules values as modules only
-    sys.modules["torch"] = None  # type: ignore[assignment]
+    # a None entry makes `import name` raise ImportError; typeshed types sys.modules values as modules only
+    sys.modules[name] = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        if sys.modules.get("torch", 0) is None:
-            del sys.modules["torch"]
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package missing
+        return False
+
+
+class _ImportedOnUse:
+    """Stands for a module that is imported on the first attribute read."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
 
 
 class _EventWriter:
