@@ -141,7 +141,7 @@ def _load_masked_crc32c() -> Callable[[bytes], int]:
     except ImportError:  # pragma: no cover - depends on the environment
         with _without_torch(), _without_cloud_clients():
             from tensorboardX.record_writer import masked_crc32c
-        return masked_crc32c  # type: ignore[no-any-return]
+        return masked_crc32c
 
     def masked_crc32c_native(data: bytes) -> int:
         x = crc32c(data) & 0xFFFFFFFF
