@@ -312,7 +312,8 @@ def test_tensorboard_event_records_match_tensorboardx(tmp_path):
 
 def test_tensorboard_logger_leaves_numpy_and_tensorboardx_out_until_a_trial_ends(tmp_path):
     """Writing event files needs neither numpy nor tensorboardX (0.1-0.3 s to import in the driver, before
-    the first result); the HParams summary when a trial ends imports tensorboardX."""
+    the first result) nor the crc32c package's __init__ (~0.1 s: only its C extension is loaded); the HParams
+    summary when a trial ends imports tensorboardX."""
     import subprocess
     import sys
 
@@ -326,15 +327,20 @@ def test_tensorboard_logger_leaves_numpy_and_tensorboardx_out_until_a_trial_ends
         "for i in (1, 2):\n"
         "    for logger in loggers:\n"
         "        logger.on_trial_result(0, [trial], trial, {'training_iteration': i, 'x': 0.5, 'trial_id': 't'})\n"
-        "heavy = ('numpy', 'tensorboardX', 'google.protobuf', 'torch', 'boto3')\n"
+        "heavy = ('numpy', 'tensorboardX', 'google.protobuf', 'torch', 'boto3', 'crc32c', 'importlib.metadata')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "for logger in loggers:\n"
         "    logger.on_trial_complete(0, [trial], trial)\n"
         "print('tensorboardX.summary' in sys.modules)\n"
+        "import crc32c\n"  # the package imports normally after its extension was loaded on its own
+        "from tensorboardX.record_writer import masked_crc32c\n"
+        "from tunelab.loggers import tbx_logger\n"
+        "print(crc32c.crc32c(b'123456789') == 0xE3069283 and all(tbx_logger._MASKED_CRC32C(data) == masked_crc32c(data)\n"
+        "      for data in (b'', b'123456789', bytes(range(256)) * 3)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["[]", "True"]
+    assert out.stdout.split() == ["[]", "True", "True"]
     assert any("tfevents" in n for n in os.listdir(tmp_path))
 
 

@@ -132,13 +132,12 @@ def _import_tensorboardx_hparams() -> Any:
 
 
 def _load_masked_crc32c() -> Callable[[bytes], int]:
-    """TFRecord's masked CRC32C, as tensorboardX computes it: with the `crc32c` package (a tensorboardX
-    dependency; C code) when installed, set up as tensorboardX sets it up, else tensorboardX's own."""
-    try:
-        if os.environ.get("CRC32C_SW_MODE") is None:  # what tensorboardX.crc32c sets before importing it
-            os.environ["CRC32C_SW_MODE"] = "auto"
-        from crc32c import crc32c
-    except ImportError:  # pragma: no cover - depends on the environment
+    """TFRecord's masked CRC32C, as tensorboardX computes it: with the C function of the `crc32c` package (a
+    tensorboardX dependency) when installed, set up as tensorboardX sets it up, else tensorboardX's own."""
+    if os.environ.get("CRC32C_SW_MODE") is None:  # what tensorboardX.crc32c sets before importing crc32c
+        os.environ["CRC32C_SW_MODE"] = "auto"
+    crc32c = _native_crc32c()
+    if crc32c is None:  # pragma: no cover - depends on the environment
         with _without_torch(), _without_cloud_clients():
             from tensorboardX.record_writer import masked_crc32c
         return masked_crc32c
@@ -148,6 +147,32 @@ def _load_masked_crc32c() -> Callable[[bytes], int]:
         return (((x >> 15) | ((x << 17) & 0xFFFFFFFF)) + 0xA282EAD8) & 0xFFFFFFFF
 
     return masked_crc32c_native
+
+
+def _native_crc32c() -> Callable[[bytes], int] | None:
+    """`crc32c.crc32c`, the package's C extension loaded without running the package's `__init__` (which
+    imports importlib.metadata and its command-line tool: ~0.1 s, on the first result's path); a plain
+    import where that fails; None where the package is not installed."""
+    import importlib.machinery
+    import importlib.util
+
+    imported = sys.modules.get("crc32c")
+    if imported is None:
+        try:
+            package = importlib.util.find_spec("crc32c")  # finds, without importing, the top-level package
+            locations = list(package.submodule_search_locations or []) if package is not None else []
+            spec = importlib.machinery.PathFinder.find_spec("crc32c._crc32c", locations) if locations else None
+            if spec is not None and spec.loader is not None:
+                extension = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(extension)
+                return extension.crc32c
+        except (ImportError, OSError, AttributeError):
+            pass
+    try:
+        from crc32c import crc32c
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return crc32c
 
 
 @contextlib.contextmanager
