@@ -8,7 +8,6 @@ import os
 import pickle
 import struct
 import tempfile
-import uuid
 from typing import Any
 
 from tunelab.error import TuneError
@@ -47,7 +46,7 @@ def pin_in_object_store(obj: Any) -> str:
     for view in [memoryview(data)] + views:
         offsets.append((position, view.nbytes))
         position = _align(position + view.nbytes)
-    path = os.path.join(_shm_dir(), f"tunelab_pin_{os.getpid()}_{uuid.uuid4().hex[:12]}")
+    path = os.path.join(_shm_dir(), f"tunelab_pin_{os.getpid()}_{os.urandom(6).hex()}")
     with open(path, "wb") as f:
         f.write(_MAGIC + struct.pack("<Q", len(offsets)))
         for offset, size in offsets:

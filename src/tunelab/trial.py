@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from typing import Any
 
 from tunelab.error import TuneError
@@ -66,7 +65,7 @@ class Trial:
     ):
         self.trainable_name = trainable_name
         self.config = config if config is not None else {}
-        self.trial_id = trial_id or uuid.uuid4().hex[:8]
+        self.trial_id = trial_id or os.urandom(4).hex()
         self.local_dir = resolve_local_dir(local_dir)  # a hand-built Trial writes under the results folder
         self.experiment_tag = experiment_tag
         self.resources = resources or Resources(cpu=1, gpu=0)
@@ -101,7 +100,7 @@ class Trial:
         `Trial.__init__` (setting just `trainable_name`, `config`, `experiment_tag`, `resources`); such a
         trial still gets the unique `trial_id` that schedulers key their records by."""
         if name == "trial_id":
-            self.trial_id = uuid.uuid4().hex[:8]
+            self.trial_id = os.urandom(4).hex()
             return self.trial_id
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

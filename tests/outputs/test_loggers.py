@@ -250,6 +250,100 @@ def test_tensorboard_restore_purges_the_steps_after_the_checkpoint(tmp_path):
     assert len([n for n in os.listdir(trial.logdir) if "tfevents" in n]) == 2  # the first file is kept
 
 
+def test_tensorboard_logger_imports_neither_torch_nor_cloud_clients_and_keeps_tbx_s3_writer():
+    """tensorboardX imports torch and boto3 at once (seconds in the driver, before the first result): the
+    logger keeps both out, and tensorboardX's own s3:// writer still finds boto3 when it is installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib.util\n"
+        "from tunelab.loggers import TBXLoggerCallback\n"
+        "TBXLoggerCallback()\n"
+        "print(sorted(m for m in ('torch', 'boto3', 'botocore', 'google.cloud.storage') if m in sys.modules))\n"
+        "import tensorboardX.record_writer as rw\n"
+        "installed = importlib.util.find_spec('boto3') is not None\n"
+        "assert rw.S3_ENABLED == installed, (rw.S3_ENABLED, installed)\n"
+        "if installed:\n"
+        "    import boto3\n"
+        "    assert rw.boto3.client is boto3.client\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "ok"]
+
+
+def test_tensorboard_event_records_match_tensorboardx(tmp_path):
+    """The hand-encoded header, purge marker, scalars and HParams events are the TFRecords tensorboardX's
+    own protobuf classes and masked CRC32C produce (wall times aside)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event, SessionLog
+    from tensorboardX.record_writer import masked_crc32c
+
+    trial = make_trial(tmp_path)
+    logger = TBXLoggerCallback()
+    feed([logger], trial, [result(trial, 1)])
+    logger.on_trial_restore(trial, 0)
+    logger.on_experiment_end([trial])
+    feed([logger], trial, [result(trial, 1, mean_accuracy=2.0)])
+    logger.on_trial_complete(0, [trial], trial)
+    files = sorted(n for n in os.listdir(trial.logdir) if "tfevents" in n)
+    assert len(files) == 2
+    records = []
+    for name in files:
+        data = open(os.path.join(trial.logdir, name), "rb").read()
+        while data:
+            (length,) = struct.unpack("<Q", data[:8])
+            assert struct.unpack("<I", data[8:12])[0] == masked_crc32c(data[:8])
+            body = data[12:12 + length]
+            assert struct.unpack("<I", data[12 + length:16 + length])[0] == masked_crc32c(body)
+            records.append(body)
+            data = data[16 + length:]
+    events = [Event.FromString(body) for body in records]
+    for body, event in zip(records, events):
+        assert event.SerializeToString() == body  # canonical protobuf bytes, field by field
+    assert [e.file_version for e in events if e.file_version] == ["brain.Event:2", "brain.Event:2"]
+    purge = [e for e in events if e.HasField("session_log")]
+    assert len(purge) == 1 and purge[0].step == 1 and purge[0].session_log.status == SessionLog.START
+    assert any(v.tag == "_hparams_/session_start_info" for e in events for v in e.summary.value)
+
+
+def test_tensorboard_logger_leaves_numpy_and_tensorboardx_out_until_a_trial_ends(tmp_path):
+    """Writing event files needs neither numpy nor tensorboardX (0.1-0.3 s to import in the driver, before
+    the first result) nor the crc32c package's __init__ (~0.1 s: only its C extension is loaded); the HParams
+    summary when a trial ends imports tensorboardX."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, os\n"
+        "from tunelab.loggers import default_loggers\n"
+        "from tunelab.trial import Trial\n"
+        "loggers = default_loggers()\n"
+        "trial = Trial('f', {'lr': 0.1}, experiment_tag='0')\n"
+        f"trial.logdir = {str(tmp_path)!r}\n"
+        "for i in (1, 2):\n"
+        "    for logger in loggers:\n"
+        "        logger.on_trial_result(0, [trial], trial, {'training_iteration': i, 'x': 0.5, 'trial_id': 't'})\n"
+        "heavy = ('numpy', 'tensorboardX', 'google.protobuf', 'torch', 'boto3', 'crc32c', 'importlib.metadata')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "for logger in loggers:\n"
+        "    logger.on_trial_complete(0, [trial], trial)\n"
+        "print('tensorboardX.summary' in sys.modules)\n"
+        "import crc32c\n"  # the package imports normally after its extension was loaded on its own
+        "from tensorboardX.record_writer import masked_crc32c\n"
+        "from tunelab.loggers import tbx_logger\n"
+        "print(crc32c.crc32c(b'123456789') == 0xE3069283 and all(tbx_logger._MASKED_CRC32C(data) == masked_crc32c(data)\n"
+        "      for data in (b'', b'123456789', bytes(range(256)) * 3)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "True", "True"]
+    assert any("tfevents" in n for n in os.listdir(tmp_path))
+
+
 # -- defaults --------------------------------------------------------------------------------------
 def test_default_loggers_and_env_switch(monkeypatch):
     monkeypatch.delenv("TUNELAB_DISABLE_AUTO_LOGGERS", raising=False)

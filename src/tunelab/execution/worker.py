@@ -85,7 +85,9 @@ class _WorkerLoop:
 
     def _persist(self, checkpoint_path: str | None) -> str | None:
         """A checkpoint written on this node: uploaded to storage, named by its canonical (driver) path."""
-        return self.files.persist_checkpoint(checkpoint_path) if self.files is not None else checkpoint_path
+        if checkpoint_path is None or self.files is None:  # a plain report: no storage work at all
+            return checkpoint_path
+        return self.files.persist_checkpoint(checkpoint_path)
 
     def _fetch(self, checkpoint_path: str) -> str:
         return self.files.fetch_checkpoint(checkpoint_path) if self.files is not None else checkpoint_path

@@ -9,10 +9,9 @@ read back, so an infinite metric survives a round trip.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Container, Mapping
 from typing import Any
-
-import numpy as np
 
 __all__ = ["SafeFallbackEncoder", "dumps_result", "dumps_params", "flatten_dict", "to_builtin"]
 
@@ -21,10 +20,12 @@ DELIMITER = "/"
 
 def to_builtin(value: Any) -> Any:
     """The JSON-friendly stand-in for a value `json` cannot encode: numpy -> Python, else `str()`."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    np = sys.modules.get("numpy")  # a numpy value exists only once numpy is imported: never imported here
+    if np is not None:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     return str(value)

@@ -1,8 +1,8 @@
 """`BasicVariantGenerator`: grid search, random sampling and lambdas, expanded lazily in the seed's order."""
 from __future__ import annotations
 
+import os
 import random
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ class BasicVariantGenerator(SearchAlgorithm):
         self._constant_grid_search = constant_grid_search
         self._generators: list[Iterator[Trial]] = []
         self._counter = 0
-        self._id_prefix = uuid.uuid4().hex[:5]
+        self._id_prefix = os.urandom(3).hex()[:5]
         self._live: set[str] = set()
         self._finished = False
         self._trial_buffer: list[Trial] | None = []

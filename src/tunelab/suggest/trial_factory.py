@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import copy
+import os
 import random
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +73,7 @@ class SuggestedTrials:
         self.created = 0
         self.finished = False  # the suggester said FINISHED
         self.space_from_config = False  # the suggester took the domains of the experiment config
-        self._id_prefix = uuid.uuid4().hex[:5]
+        self._id_prefix = os.urandom(3).hex()[:5]
         self._random = random.Random()
 
     def take_experiment(self, experiments: Any, take_space: Callable[[dict], bool]) -> None:

@@ -8,10 +8,8 @@ import io
 import os
 import pickle
 import shutil
-import tarfile
 import tempfile
 import time
-import uuid
 from typing import Any
 
 from tunelab.error import TuneError
@@ -31,12 +29,12 @@ def write_checkpoint_dir(final_dir: str, write: Any) -> str:
     so a crash mid-save never leaves a half checkpoint under the final name."""
     parent = os.path.dirname(final_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp_dir = os.path.join(parent, f"{CHECKPOINT_TMP_PREFIX}{os.path.basename(final_dir)}_{uuid.uuid4().hex[:6]}")
+    tmp_dir = os.path.join(parent, f"{CHECKPOINT_TMP_PREFIX}{os.path.basename(final_dir)}_{os.urandom(3).hex()}")
     os.makedirs(tmp_dir)
     try:
         write(tmp_dir)
         if os.path.exists(final_dir):
-            old = final_dir + f"{CHECKPOINT_OLD_SUFFIX}{uuid.uuid4().hex[:6]}"
+            old = final_dir + f"{CHECKPOINT_OLD_SUFFIX}{os.urandom(3).hex()}"
             os.rename(final_dir, old)
             os.rename(tmp_dir, final_dir)
             shutil.rmtree(old, ignore_errors=True)
@@ -99,7 +97,7 @@ class Trainable:
             os.makedirs(base, exist_ok=True)
             logdir = tempfile.mkdtemp(prefix=f"{type(self).__name__}_{time.strftime('%Y-%m-%d_%H-%M-%S')}_", dir=base)
         self.logdir = logdir
-        self._progress = ProgressState(trial_id or uuid.uuid4().hex[:8])
+        self._progress = ProgressState(trial_id or os.urandom(4).hex())
         self._last_step_end = None
         self._setup_dispatch(copy.deepcopy(self.config))
 
@@ -177,6 +175,8 @@ class Trainable:
 
     def save_to_object(self) -> bytes:
         """The checkpoint as bytes (a gzipped tar of the checkpoint folder), e.g. to keep it in memory."""
+        import tarfile  # here: `import tunelab` and the workers leave it out
+
         tmp = tempfile.mkdtemp(prefix="tunelab_obj_")
         try:
             path = self.save(tmp)
@@ -189,6 +189,8 @@ class Trainable:
 
     def restore_from_object(self, obj: bytes) -> None:
         """Restore from bytes made by `save_to_object()`."""
+        import tarfile
+
         tmp = tempfile.mkdtemp(prefix="tunelab_obj_")
         try:
             with tarfile.open(fileobj=io.BytesIO(obj), mode="r:gz") as tar:
