@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 demo: $(STAMP)
+	$(PY) -m compileall -q src
 	$(PY) examples/quickstart_digits.py
 
+# bytecode first: with PYTHONDONTWRITEBYTECODE set (as on CI machines), every worker process the tests start
+# would compile tunelab's sources again
 test: $(STAMP)
+	$(PY) -m compileall -q src
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 from ray_cluster import RAY_TEST_ENV, apply_test_env, ray_env, restore_env, start_cluster
 
-_SAVED_ENV = apply_test_env()  # before Ray is imported: Ray reads these once, at import
+apply_test_env()  # before Ray is imported: Ray reads these once, at import (the fixtures apply it again)
 ray = pytest.importorskip("ray")
 
 import tunelab as tune  # noqa: E402 - after the skip: these tests need Ray
@@ -26,13 +26,14 @@ __all__ = ["RAY_TEST_ENV", "cluster", "on_ray"]  # the fixtures other modules re
 @pytest.fixture(scope="module")
 def cluster():
     """A 2-CPU Ray head node on 127.0.0.1 for this module (with one `license`); its address."""
+    saved = apply_test_env()  # again: another module's teardown may have restored the environment since import
     nodes = start_cluster("r", [{"num_cpus": 2, "resources": {"license": 1}, "scratch": False}])
     yield nodes.address
     tune.shutdown()
     if ray.is_initialized():
         ray.shutdown()
     nodes.shutdown()
-    restore_env(_SAVED_ENV)
+    restore_env(saved)
 
 
 @pytest.fixture

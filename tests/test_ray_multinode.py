@@ -15,7 +15,7 @@ import time
 import pytest
 from ray_cluster import apply_test_env, ray_env, restore_env, start_cluster
 
-_SAVED_ENV = apply_test_env()  # before Ray is imported: Ray reads these once, at import
+apply_test_env()  # before Ray is imported: Ray reads these once, at import (the fixtures apply it again)
 ray = pytest.importorskip("ray")
 
 import tunelab as tune  # noqa: E402 - after the skip: these tests need Ray
@@ -35,6 +35,7 @@ PRIVATE_MOUNTS = shutil.which("unshare") is not None and subprocess.run(
 def nodes():
     """A head with 1 CPU and a second node with 2 CPUs and 2 `node_b`, which does not see HIDDEN."""
     os.makedirs(HIDDEN, exist_ok=True)
+    saved = apply_test_env()  # again: another module's teardown may have restored the environment since import
     try:
         cluster = start_cluster("m", [{"num_cpus": 1},
                                       {"num_cpus": 2, "resources": {"node_b": 2},
@@ -46,7 +47,7 @@ def nodes():
         cluster.shutdown()
     finally:
         shutil.rmtree(HIDDEN, ignore_errors=True)
-        restore_env(_SAVED_ENV)
+        restore_env(saved)
 
 
 @pytest.fixture
@@ -220,6 +221,40 @@ def test_pbt_exploits_checkpoints_across_nodes_through_storage(on_nodes, tmp_pat
         assert after["value"] == after["loaded_value"] + after["config"]["rate"]
     crossed = [a for _, a in rows if a["loaded_from"] and a["loaded_from"] != a["scratch"]]
     assert crossed, "no checkpoint crossed nodes (each came from the same node's scratch)"
+def test_a_killed_driver_is_resumed_from_storage_on_another_machine(nodes, tmp_path):
+    """The driver SIGKILLed mid-run and its local_dir deleted (its machine is gone); a new driver with an empty
+    local_dir and the same storage_path resumes on the cluster: every trial TERMINATED, gap-free histories in
+    storage, each trial restored from its checkpoint in storage."""
+    tune.init()  # this process is not connected: only the driver scripts are
+    if ray.is_initialized():
+        ray.shutdown()
+    script = tmp_path / "driver.py"
+    script.write_text(_HEAD_DRIVER)
+    storage, iterations = tmp_path / "storage", 12
+    env = ray_env(TUNELAB_EXECUTOR="ray", TUNELAB_ADDRESS=nodes.address, TUNELAB_SYNC_PERIOD_S="0.5")
+    first = subprocess.Popen([sys.executable, str(script), str(tmp_path / "machine1"), str(storage), str(iterations),
+                              "fresh"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    exp = storage / "headloss"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:  # until storage has 2 checkpoints of each
+        if len(list(exp.glob("*/checkpoint_*/.tune_metadata"))) >= 4 and len(list(exp.glob("*/result.json"))) == 2:
+            break
+        time.sleep(0.1)
+    assert first.poll() is None, first.communicate()
+    first.kill()
+    first.wait()
+    shutil.rmtree(tmp_path / "machine1")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "machine2"), str(storage), str(iterations),
+                           "resume"], env=env, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert set(json.loads(done.stdout.strip().splitlines()[-1]).values()) == {"TERMINATED"}
+    for result_file in exp.glob("*/result.json"):
+        results = [json.loads(line) for line in result_file.read_text().splitlines()]
+        assert [r["training_iteration"] for r in results] == list(range(1, iterations + 1))
+        assert [r["count"] for r in results] == list(range(1, iterations + 1))
+        assert results[-1]["restored_at"] >= 2  # continued from a checkpoint in storage, not from scratch
+
+
 def test_a_lost_node_costs_its_trials_a_restore_not_the_run(on_nodes, tmp_path):
     """3 trials over both nodes; the second node SIGKILLed (its scratch deleted) while trials run there:
     every trial ends TERMINATED with a gap-free history, those of the lost node restored from a checkpoint
