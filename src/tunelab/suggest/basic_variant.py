@@ -10,6 +10,7 @@ from tunelab.error import TuneError
 from tunelab.experiment import Experiment, convert_to_experiment_list
 from tunelab.suggest.concurrency import LiveTrialCap
 from tunelab.suggest.search import SearchAlgorithm
+from tunelab.suggest.space import deep_merge
 from tunelab.suggest.trial_factory import create_trial
 from tunelab.suggest.trial_source import drain_trials
 from tunelab.suggest.variant_generator import format_vars, resolved_variables
@@ -78,7 +79,7 @@ class BasicVariantGenerator(SearchAlgorithm):
         for _sample in range(experiment.num_samples):
             if points:
                 point = points.pop(0)
-                config = _merge(experiment.config, point)
+                config = deep_merge(experiment.config, point)
                 variants = resolved_variables({"config": config}, self._random)
             else:
                 variants = resolved_variables(spec, self._random)
@@ -163,16 +164,6 @@ def _make_random(random_state: Any) -> random.Random:
                              else int(random_state.randint(0, 2**31)))
     except AttributeError:
         raise TuneError(f"random_state must be an int, random.Random or numpy generator, got {random_state!r}") from None
-
-
-def _merge(base: dict, point: dict) -> dict:
-    merged = dict(base)
-    for key, value in point.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _grid_size(config: dict) -> int:

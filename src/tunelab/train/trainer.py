@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.error import TuneError
+from tunelab.suggest.space import deep_merge
 from tunelab.train.scaling import ScalingConfig
 from tunelab.tuner.config import RunConfig
 
@@ -19,17 +20,6 @@ __all__ = ["DataParallelTrainer", "PARAM_SPACE_KEYS"]
 
 #: the keys a Tuner's param_space may have when it tunes a trainer (Ray's trainer parameters)
 PARAM_SPACE_KEYS = ("train_loop_config",)
-
-
-def _merge(base: dict, update: dict) -> dict:
-    """`base` with `update` merged in, nested dicts merged key by key (as Ray merges param_space)."""
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 class DataParallelTrainer:
@@ -103,7 +93,7 @@ class DataParallelTrainer:
         loop, base, takes_config = self.train_loop_per_worker, self.train_loop_config, self._takes_config
 
         def trainer_trial(config: dict) -> None:
-            loop_config = _merge(base, config.get("train_loop_config") or {})
+            loop_config = deep_merge(base, config.get("train_loop_config") or {})  # as Ray merges param_space
             if takes_config:
                 loop(loop_config)
             else:
