@@ -8,7 +8,7 @@ follows). Trial status changes only here.
 Schedulers never act on trials: each hook runs against a `DecisionRecorder` (the 2018 runner surface,
 read-only) and returns a list of actions (`tunelab.schedulers.actions`), which `_apply` carries out, in
 order, in one place. Schedulers never hold a mutable `Trial` either: every trial they are handed (the
-event's, `runner.get_trials()`, `restore_state`) is the trial's latest frozen `TrialView` (`_view`).
+event's, `runner.get_trials()`, `restore_state`) is the trial's latest frozen `TrialView` (`_publish`).
 """
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ class Controller:
         self._live: dict[str, Trial] = {}
         self._by_id: dict[str, Trial] = {}  # every trial by id (the first, should two share one)
         self._views: dict[str, TrialView] = {}  # published for other threads: rebuilt on every change
+        self._all_views = _Views(self._trials, self._views)  # every trial's latest view: what callbacks get
         self._running = 0
         self._keepers: dict[str, CheckpointKeeper] = {}
         self._exploited: set[str] = set()  # trials whose history goes on from a donor's checkpoint
@@ -142,19 +143,11 @@ class Controller:
         """From any thread: the latest snapshot of one trial, or None if there is no such trial."""
         return self._views.get(trial_id)
 
-    def _publish(self, trial: Trial) -> None:
-        """The trial changed: readers in other threads get a new snapshot of it."""
-        self._views[trial.trial_id] = TrialView.of(trial)
-
-    def _view(self, trial: Trial) -> TrialView:
-        """The trial's latest view, published now: what a scheduler hook is handed for `trial`."""
+    def _publish(self, trial: Trial) -> TrialView:
+        """The trial changed: a new snapshot of it for readers in other threads, and for the scheduler hooks
+        and callbacks about to hear of it."""
         view = self._views[trial.trial_id] = TrialView.of(trial)
         return view
-
-    @property
-    def _all_views(self) -> "_Views":
-        """Every trial's latest view, in the order added: the `trials` callbacks get (read lazily)."""
-        return _Views(self._trials, self._views)
 
     def _live_views(self) -> list[TrialView]:
         views = self._views
@@ -188,7 +181,7 @@ class Controller:
             self._end(trial, Trial.ERROR)
             self.search_alg.on_trial_complete(trial.trial_id, error=True)
             return
-        self._schedule(lambda runner: self.scheduler.on_trial_add(runner, self._view(trial)))
+        self._schedule(lambda runner: self.scheduler.on_trial_add(runner, self._publish(trial)))
         if self.state is not None:
             self.state.after_add()
 
@@ -231,12 +224,12 @@ class Controller:
         if trial.status == Trial.RUNNING:
             self.executor.stop_trial(trial)
             self._running -= 1
-        self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, self._view(trial)))
+        self._schedule(lambda runner: self.scheduler.on_trial_remove(runner, self._publish(trial)))
         self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), early_terminated=True)
         if trial.last_result:
             trial.last_result = dict(trial.last_result, done=True)
         self._end(trial, Trial.TERMINATED)
-        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
+        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._publish(trial))
 
     # -- scheduler decisions: asked through a recorder, applied here --------------------------------
     def _schedule(self, hook: Callable[[SchedulerRunner], T]) -> T:
@@ -249,11 +242,11 @@ class Controller:
         """A resumed trial's "add", "complete" or "error" event, with the scheduler's actions applied."""
         def hook(runner: SchedulerRunner) -> None:
             if event == "add":
-                self.scheduler.on_trial_add(runner, self._view(trial))
+                self.scheduler.on_trial_add(runner, self._publish(trial))
             elif event == "complete":
-                self.scheduler.on_trial_complete(runner, self._view(trial), trial.last_result)
+                self.scheduler.on_trial_complete(runner, self._publish(trial), trial.last_result)
             else:
-                self.scheduler.on_trial_error(runner, self._view(trial))
+                self.scheduler.on_trial_error(runner, self._publish(trial))
         self._schedule(hook)
 
     def _apply(self, actions: list[Action], current: Trial | None) -> Exploit | None:
@@ -462,7 +455,7 @@ class Controller:
         except WorkerDied as exc:
             self._on_failure(trial, str(exc))
             return
-        self.callbacks.on_trial_start(self._iteration, self._all_views, self._view(trial))
+        self.callbacks.on_trial_start(self._iteration, self._all_views, self._publish(trial))
 
     def _forget_unsaved_results(self, trial: Trial, restore: str | None) -> None:
         """A trial restarting from an older checkpoint (or from scratch) will report those iterations
@@ -473,7 +466,7 @@ class Controller:
             return
         iteration = _checkpoint_iteration(restore) if restore else 0
         if iteration < logged:
-            self.callbacks.on_trial_restore(self._view(trial), iteration)
+            self.callbacks.on_trial_restore(self._publish(trial), iteration)
 
     def _journal_status(self, trial: Trial) -> None:
         self._publish(trial)
@@ -519,7 +512,7 @@ class Controller:
                 finally:
                     self.callbacks.on_trial_result(self._iteration, self._all_views, self._views[trial.trial_id], result)
             else:  # the result is on disk before any checkpoint of it is recorded
-                self.callbacks.on_trial_result(self._iteration, self._all_views, self._view(trial), result)
+                self.callbacks.on_trial_result(self._iteration, self._all_views, self._views[trial.trial_id], result)
                 if checkpoint_path:
                     self._register_checkpoint(trial, checkpoint_path, result)
                 self._apply_decision(trial, decision, exploit)
@@ -531,11 +524,11 @@ class Controller:
         decision for `trial` (a StopTrial or PauseTrial of it folded in) and the scheduler's other actions."""
         if self._should_stop(trial, result):
             _, actions = decide(self._recorder,
-                                lambda runner: self.scheduler.on_trial_complete(runner, self._view(trial), result))
+                                lambda runner: self.scheduler.on_trial_complete(runner, self._publish(trial), result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
             return Stop(), actions
         value, actions = decide(self._recorder,
-                                lambda runner: self.scheduler.on_trial_result(runner, self._view(trial), result))
+                                lambda runner: self.scheduler.on_trial_result(runner, self._publish(trial), result))
         self.search_alg.on_trial_result(trial.trial_id, dict(result))
         decision = decision_of(value)
         if decision is None:
@@ -598,7 +591,7 @@ class Controller:
             if trial.checkpoint_at_end:
                 self._save(trial)
             self._release(trial, Trial.TERMINATED)
-            self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
+            self.callbacks.on_trial_complete(self._iteration, self._all_views, self._publish(trial))
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -633,14 +626,14 @@ class Controller:
         trial.last_result = result
         try:
             _, actions = decide(self._recorder,
-                                lambda runner: self.scheduler.on_trial_complete(runner, self._view(trial), result))
+                                lambda runner: self.scheduler.on_trial_complete(runner, self._publish(trial), result))
             self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(result))
         except BadMetricError as exc:
             self._on_failure(trial, f"BadMetricError: {exc}", released=True, retry=False)
             return
         self._running -= 1
         self._end(trial, Trial.TERMINATED)
-        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._view(trial))
+        self.callbacks.on_trial_complete(self._iteration, self._all_views, self._publish(trial))
         self._apply(actions, current=None)
 
     def _on_failure(self, trial: Trial, text: str, released: bool = False, retry: bool = True) -> None:
@@ -656,12 +649,12 @@ class Controller:
         if retry and trial.num_failures <= trial.max_failures:
             trial.status = Trial.PENDING
             self._journal_status(trial)
-            self.callbacks.on_trial_recover(self._iteration, self._all_views, self._view(trial))
+            self.callbacks.on_trial_recover(self._iteration, self._all_views, self._publish(trial))
             return
-        _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, self._view(trial)))
+        _, actions = decide(self._recorder, lambda runner: self.scheduler.on_trial_error(runner, self._publish(trial)))
         self.search_alg.on_trial_complete(trial.trial_id, result=result_copy(trial.last_result), error=True)
         self._end(trial, Trial.ERROR)
-        self.callbacks.on_trial_error(self._iteration, self._all_views, self._view(trial))
+        self.callbacks.on_trial_error(self._iteration, self._all_views, self._publish(trial))
         self._apply(actions, current=None)
 
     def _save(self, trial: Trial) -> None:
@@ -680,7 +673,7 @@ class Controller:
         if self.state is not None:  # journaled before any older checkpoint is deleted
             self.state.on_checkpoint(trial, path, score)
         self._prune_checkpoints(trial, keeper)
-        self.callbacks.on_checkpoint(self._iteration, self._all_views, self._view(trial), trial.checkpoint)
+        self.callbacks.on_checkpoint(self._iteration, self._all_views, self._publish(trial), trial.checkpoint)
 
     def _prune_checkpoints(self, trial: Trial, keeper: CheckpointKeeper) -> None:
         """Delete the checkpoints `keep_checkpoints_num` no longer keeps, and journal the deletions."""

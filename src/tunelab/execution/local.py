@@ -181,14 +181,13 @@ class LocalExecutor(Executor):
             "trainable_key": key,
             "trainable_blob": None if key in worker.known_keys else blob,
             "config": _dumps_config(trial.config),
-            "logdir": trial.logdir,
-            "files": TrialFiles(trial.local_dir, trial.logdir or "", trial.storage),  # where it works, its storage
+            # the trial's folder (mapped to the worker's node there) and its storage
+            "files": TrialFiles(trial.local_dir, trial.logdir or "", trial.storage),
             "restore_path": restore_path,
             "trial_info": {"trial_name": str(trial), "experiment_name": trial.experiment_name,
                            "resources": trial.resources},
             "num_threads": threads,
-            "env": {"TUNELAB_TRIAL_ID": trial.trial_id, "TUNELAB_TRIAL_DIR": trial.logdir or "",
-                    **self._trial_env(threads)},
+            "env": {"TUNELAB_TRIAL_ID": trial.trial_id, **self._trial_env(threads)},  # + TUNELAB_TRIAL_DIR there
         }
         worker.known_keys.add(key)
         try:

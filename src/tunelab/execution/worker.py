@@ -52,12 +52,11 @@ class _WorkerLoop:
         trial_id = payload["trial_id"]
         try:
             payload["config"] = pickle.loads(payload["config"])
-            files = payload.get("files")
-            if files is not None:  # where the trial works on this node; restores fetch from storage if needed
-                payload["logdir"] = files.local_logdir()
-                payload.setdefault("env", {})["TUNELAB_TRIAL_DIR"] = payload["logdir"]
-                if payload.get("restore_path"):
-                    payload["restore_path"] = files.fetch_checkpoint(payload["restore_path"])
+            files: TrialFiles = payload["files"]  # where the trial works on this node, and its storage
+            payload["logdir"] = files.local_logdir()
+            payload["env"]["TUNELAB_TRIAL_DIR"] = payload["logdir"]
+            if payload.get("restore_path"):  # from storage when this node does not have it
+                payload["restore_path"] = files.fetch_checkpoint(payload["restore_path"])
             self.files = files
             trainable = self._load_trainable(payload)
             self._prepare_process(payload)

@@ -329,14 +329,12 @@ class ExperimentState:
             sync = self.syncs.get(trial.local_dir or "")
             if sync is None or trial.keep_checkpoints_num is None or not trial.logdir:
                 continue
-            if trial.local_dir not in self._in_storage:
-                self._in_storage[trial.local_dir] = checkpoints_in_storage(sync.storage)
             keeper = keepers.get(trial.trial_id)
             kept = {path for _, path in keeper.kept} if keeper is not None else set()
             if trial.checkpoint is not None and trial.checkpoint.path:
                 kept.add(trial.checkpoint.path)
             prefix = os.path.relpath(trial.logdir, trial.local_dir).replace(os.sep, "/") + "/"
-            stale = [os.path.join(trial.local_dir, *rel.split("/")) for rel in self._in_storage[trial.local_dir]
+            stale = [os.path.join(trial.local_dir, *rel.split("/")) for rel in self._stored_checkpoints(trial.local_dir)
                      if rel.startswith(prefix)]
             sync.delete_later([path for path in stale if path not in kept])
 
@@ -344,12 +342,16 @@ class ExperimentState:
         """Whether a journaled checkpoint can still be restored: a folder here, or in its experiment's storage."""
         if os.path.isdir(path):
             return True
-        for exp_path, sync in self.syncs.items():
+        for exp_path in self.syncs:
             if path.startswith(exp_path + os.sep):
-                if exp_path not in self._in_storage:
-                    self._in_storage[exp_path] = checkpoints_in_storage(sync.storage)
-                return os.path.relpath(path, exp_path).replace(os.sep, "/") in self._in_storage[exp_path]
+                return os.path.relpath(path, exp_path).replace(os.sep, "/") in self._stored_checkpoints(exp_path)
         return False
+
+    def _stored_checkpoints(self, exp_path: str) -> set[str]:
+        """The checkpoint folders the experiment at `exp_path` has in storage (listed once, at resume)."""
+        if exp_path not in self._in_storage:
+            self._in_storage[exp_path] = checkpoints_in_storage(self.syncs[exp_path].storage)
+        return self._in_storage[exp_path]
 
     @staticmethod
     def _replay(event: dict, trials: dict[str, Trial], order: list[Trial], exp: "Experiment",

@@ -177,20 +177,19 @@ def fetch_experiment(storage: Storage, local_dir: str) -> bool:
     """Copy an experiment from storage into the empty `local_dir` (a new machine resuming it): the state and
     every trial's files, not the checkpoints (a trial's worker downloads its checkpoint when it restarts).
     False when storage holds no experiment there."""
-    files = storage.list_files()
-    journal = f"{layout.STATE_DIR}/{layout.JOURNAL_FILE}"
-    if journal not in files:
+    stamps = storage.list_stamps()
+    if f"{layout.STATE_DIR}/{layout.JOURNAL_FILE}" not in stamps:
         return False
     started = time.monotonic()
-    count = 0
-    for rel in files:
-        parts = rel.split("/")
-        if any(_skipped_dir(p) for p in parts[:-1]) or _skipped_file(parts[-1]):
-            continue
-        storage.get_file(rel, os.path.join(local_dir, *parts))
-        count += 1
+    count = StorageMirror(storage, local_dir).refresh(stamps)
     logger.info("fetched %d files of %s from %s in %.1f s", count, local_dir, storage.uri, time.monotonic() - started)
     return True
+
+
+def _driver_file(rel: str) -> bool:
+    """Whether `rel` (a '/'-separated path in an experiment) is one of the driver's files, not a checkpoint's."""
+    parts = rel.split("/")
+    return not (any(_skipped_dir(p) for p in parts[:-1]) or _skipped_file(parts[-1]))
 
 
 def checkpoints_in_storage(storage: Storage) -> set[str]:
@@ -217,14 +216,13 @@ class StorageMirror:
         self._seen: dict[str, object] = {}
         self._stop = threading.Event()
 
-    def refresh(self) -> int:
-        """Download what changed; the number of files downloaded."""
+    def refresh(self, stamps: dict[str, object] | None = None) -> int:
+        """Download what changed (in `stamps`, a listing just made, or a new one); the number of files."""
         count = 0
-        for rel, stamp in self.storage.list_stamps().items():
-            parts = rel.split("/")
-            if any(_skipped_dir(p) for p in parts[:-1]) or _skipped_file(parts[-1]) or self._seen.get(rel) == stamp:
+        for rel, stamp in (self.storage.list_stamps() if stamps is None else stamps).items():
+            if not _driver_file(rel) or self._seen.get(rel) == stamp:
                 continue
-            self.storage.get_file(rel, os.path.join(self.local_dir, *parts))
+            self.storage.get_file(rel, os.path.join(self.local_dir, *rel.split("/")))
             self._seen[rel] = stamp
             count += 1
         return count
